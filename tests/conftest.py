@@ -1,0 +1,21 @@
+"""Shared fixtures: the real data folder (../shared/data beside the repo) and offscreen Qt."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_ROOT = Path(os.environ.get("CROSSGLG_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """The real data sets; tests that need them skip where the folder is absent (a clone elsewhere)."""
+    if not (DATA_ROOT / "README.md").is_file():
+        pytest.skip(f"real data not found at {DATA_ROOT} (set CROSSGLG_DATA)")
+    return DATA_ROOT
