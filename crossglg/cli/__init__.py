@@ -1,0 +1,1 @@
+"""Command-line tools: crossglg-data, crossglg-describe."""
