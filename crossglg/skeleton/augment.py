@@ -1,0 +1,121 @@
+"""Training augmentations on canonical windows (3, T, 25, M), each a small function; ``Augmenter``
+chains them with probabilities. Absent bodies (all-zero) stay zero."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from crossglg.skeleton.layouts import NTU25
+from crossglg.skeleton.window import resample
+
+MIRROR = np.array(NTU25.mirror_permutation())
+
+
+def _present(window: np.ndarray) -> np.ndarray:
+    """(T, M) frames where a body exists."""
+    return np.any(window != 0, axis=(0, 2))
+
+
+def _apply_linear(window: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    present = _present(window)
+    out = np.einsum("ij,jtvm->itvm", matrix, window)
+    return out * present[None, :, None, :]
+
+
+def rotate(window: np.ndarray, yaw: float, pitch: float = 0.0, roll: float = 0.0) -> np.ndarray:
+    """Rotate about the origin (radians): yaw about +y, pitch about +x, roll about +z."""
+    cy, sy = np.cos(yaw), np.sin(yaw)
+    cp, sp = np.cos(pitch), np.sin(pitch)
+    cr, sr = np.cos(roll), np.sin(roll)
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
+    rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
+    return _apply_linear(window, ry @ rx @ rz)
+
+
+def scale(window: np.ndarray, factors) -> np.ndarray:
+    return _apply_linear(window, np.diag(np.broadcast_to(np.asarray(factors, float), (3,))))
+
+
+def shear(window: np.ndarray, amounts: np.ndarray) -> np.ndarray:
+    """``amounts`` (3, 3) off-diagonal shear factors (the diagonal is ignored)."""
+    matrix = np.array(amounts, float)
+    np.fill_diagonal(matrix, 1.0)
+    return _apply_linear(window, matrix)
+
+
+def jitter(window: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    present = _present(window)
+    return window + rng.normal(0, sigma, window.shape) * present[None, :, None, :]
+
+
+def drop_joints(window: np.ndarray, joints: np.ndarray) -> np.ndarray:
+    """Occlusion: dropped joints collapse onto their parent (the root onto itself), so no bone points
+    at the origin from far away."""
+    out = window.copy()
+    for j in joints:
+        parent = max(NTU25.parents[j], 0)
+        out[:, :, j] = window[:, :, parent]
+    return out
+
+
+def crop_and_resample(window: np.ndarray, start: float, length: float) -> np.ndarray:
+    """Keep the span [start, start + length] (fractions of the clip) and stretch it back to T frames:
+    a temporal crop that also changes speed."""
+    t = window.shape[1]
+    joints = window.transpose(3, 1, 2, 0)  # (M, T, V, C)
+    present = _present(window).T
+    times = np.arange(t, dtype=float)
+    lo, hi = start * (t - 1), min(start + length, 1.0) * (t - 1)
+    if present[0].sum() < 2:
+        return window
+    out = resample(joints, present, times, t, span=(lo, hi))
+    return out.transpose(3, 1, 2, 0).astype(window.dtype)
+
+
+def mirror(window: np.ndarray) -> np.ndarray:
+    """Reflect x (the subject's left-right axis) and swap every left joint with its right twin, so the
+    result is a real skeleton of the mirrored motion with anatomically correct names."""
+    out = window[:, :, MIRROR].copy()
+    out[0] = -out[0]
+    return out
+
+
+@dataclass
+class Augmenter:
+    """Random augmentation of one window; magnitudes in radians / fractions / metres."""
+
+    rotate_yaw: float = np.pi / 6
+    rotate_tilt: float = np.pi / 18
+    scale_range: tuple[float, float] = (0.9, 1.1)
+    shear: float = 0.1
+    jitter_sigma: float = 0.005
+    drop_prob: float = 0.2  # chance that a window loses joints
+    drop_max: int = 3
+    crop_prob: float = 0.5
+    crop_min: float = 0.7  # shortest kept span, fraction of the clip
+    mirror_prob: float = 0.5
+
+    def __call__(self, window: np.ndarray, rng: np.random.Generator | int | None = None) -> np.ndarray:
+        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        out = np.asarray(window, np.float32)
+        if self.crop_prob and rng.random() < self.crop_prob:
+            length = rng.uniform(self.crop_min, 1.0)
+            out = crop_and_resample(out, rng.uniform(0, 1 - length), length)
+        if self.mirror_prob and rng.random() < self.mirror_prob:
+            out = mirror(out)
+        if self.shear:
+            out = shear(out, rng.uniform(-self.shear, self.shear, (3, 3)))
+        if self.scale_range != (1.0, 1.0):
+            out = scale(out, rng.uniform(*self.scale_range))
+        if self.rotate_yaw or self.rotate_tilt:
+            out = rotate(out, rng.uniform(-self.rotate_yaw, self.rotate_yaw),
+                         rng.uniform(-self.rotate_tilt, self.rotate_tilt),
+                         rng.uniform(-self.rotate_tilt, self.rotate_tilt))
+        if self.jitter_sigma:
+            out = jitter(out, self.jitter_sigma, rng)
+        if self.drop_prob and rng.random() < self.drop_prob:
+            out = drop_joints(out, rng.choice(25, rng.integers(1, self.drop_max + 1), replace=False))
+        return out.astype(np.float32)
