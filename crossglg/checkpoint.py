@@ -1,0 +1,261 @@
+"""Checkpoints: a directory with ``model.safetensors`` (weights) and ``config.json`` (everything needed
+to rebuild and trust the model: model config, class names, layout, window length, data manifest,
+metrics and a hash of the skeleton-branch weights).
+
+No pickle anywhere: weights go through safetensors, metadata through JSON. Saving is atomic (a
+temporary directory renamed into place), so a crash never leaves a half-written checkpoint.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+FORMAT = "crossglg-checkpoint"
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "resources" / "models" / "crossglg_default"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message names the file and the field or key."""
+
+
+@dataclass
+class Checkpoint:
+    model: Any  # crossglg.models.CrossGLG, in eval mode
+    config: dict[str, Any]
+    path: Path
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.config["classes"])
+
+    @property
+    def model_hash(self) -> str:
+        return self.config["model_hash"]
+
+
+def skeleton_branch_hash(model: nn.Module) -> str:
+    """sha256 over the skeleton branch's tensors (names, dtypes, shapes, bytes) in sorted order.
+
+    Only the branch used for one-shot embeddings counts: a gallery built with one model stays valid
+    for another whose skeleton branch is bit-identical (e.g. only the classifier changed).
+    """
+    digest = hashlib.sha256()
+    state = model.skeleton_branch().state_dict()
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+@contextmanager
+def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a fresh temporary directory beside ``target``; on success it replaces ``target``.
+
+    Files already in ``target`` that the writer did not produce are carried over, so other tools'
+    files living there survive a re-save. On error the temporary directory is removed and
+    ``target`` is untouched.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        if target.exists():
+            if not target.is_dir():
+                raise FileExistsError(f"{target} exists and is not a directory")
+            for entry in target.iterdir():
+                if not (tmp / entry.name).exists():
+                    os.replace(entry, tmp / entry.name)
+            old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def save_checkpoint(
+    directory: str | os.PathLike,
+    model: nn.Module,
+    *,
+    classes: list[str],
+    data_manifest: Any = None,
+    metrics: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model`` (a CrossGLG from build_model) and its metadata to ``directory`` atomically."""
+    from safetensors.torch import save_file
+
+    config = getattr(model, "config", None)
+    if not isinstance(config, dict) or "encoder" not in config:
+        raise TypeError("save_checkpoint needs a CrossGLG model built by crossglg.models.build_model")
+    classes = [str(c) for c in classes]
+    if len(classes) != config["num_classes"]:
+        raise ValueError(
+            f"{len(classes)} class names given but the model has {config['num_classes']} classes"
+        )
+    if len(set(classes)) != len(classes):
+        raise ValueError("class names must be unique")
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model": config,
+        "classes": classes,
+        "layout": config["layout"],
+        "num_frames": config["num_frames"],
+        "embed_dim": int(model.embed_dim),
+        "model_hash": skeleton_branch_hash(model),
+        "data_manifest": data_manifest,
+        "metrics": metrics or {},
+        "extra": extra or {},
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "torch_version": torch.__version__,
+    }
+    try:
+        text = json.dumps(meta, indent=2, sort_keys=False)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"checkpoint metadata is not JSON-serialisable: {err}") from err
+    state = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
+    directory = Path(directory)
+    with atomic_directory(directory) as tmp:
+        save_file(
+            state, str(tmp / WEIGHTS_FILE), metadata={"format": FORMAT, "model_hash": meta["model_hash"]}
+        )
+        (tmp / CONFIG_FILE).write_text(text + "\n", encoding="utf-8")
+    return directory
+
+
+def read_checkpoint_config(directory: str | os.PathLike) -> dict[str, Any]:
+    """Read and validate ``config.json`` only: enough for a backend that brings its own engine."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CheckpointError(f"checkpoint {directory} is not a directory")
+    path = directory / CONFIG_FILE
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {directory}: missing {CONFIG_FILE}")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise CheckpointError(
+            f"{path}: invalid JSON at line {err.lineno} column {err.colno}: {err.msg}"
+        ) from err
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path}: top level must be an object")
+    if config.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: field 'format' is {config.get('format')!r}, expected {FORMAT!r}")
+    if config.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: field 'format_version' is {config.get('format_version')!r}; this crossglg reads "
+            f"version {FORMAT_VERSION}"
+        )
+    required = {
+        "model": dict,
+        "classes": list,
+        "layout": str,
+        "num_frames": int,
+        "model_hash": str,
+        "embed_dim": int,
+    }
+    for key, kind in required.items():
+        if not isinstance(config.get(key), kind):
+            raise CheckpointError(f"{path}: field {key!r} missing or not a {kind.__name__}")
+    if not all(isinstance(c, str) for c in config["classes"]):
+        raise CheckpointError(f"{path}: field 'classes' must be a list of strings")
+    if len(config["classes"]) != config["model"].get("num_classes"):
+        raise CheckpointError(
+            f"{path}: field 'classes' has {len(config['classes'])} names but model.num_classes is "
+            f"{config['model'].get('num_classes')}"
+        )
+    for key in ("layout", "num_frames"):
+        if config["model"].get(key) != config[key]:
+            raise CheckpointError(f"{path}: field {key!r}={config[key]!r} disagrees with model.{key}")
+    return config
+
+
+def load_checkpoint(directory: str | os.PathLike, map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Rebuild the model from ``config.json`` and load ``model.safetensors`` strictly.
+
+    Every mismatch (missing/unexpected key, shape, hash) raises CheckpointError naming the file and key.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from crossglg.models import build_model
+
+    directory = Path(directory)
+    config = read_checkpoint_config(directory)
+    config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
+    try:
+        model = build_model(config["model"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise CheckpointError(f"{config_path}: field 'model' does not build a model: {err}") from err
+    if not weights_path.is_file():
+        raise CheckpointError(f"checkpoint {directory}: missing {WEIGHTS_FILE}")
+    try:
+        state = load_file(str(weights_path), device=str(map_location))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{weights_path}: cannot read safetensors: {err}") from err
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing:
+        raise CheckpointError(
+            f"{weights_path}: missing key {missing[0]!r} ({len(missing)} missing) for {config_path}"
+        )
+    if unexpected:
+        raise CheckpointError(
+            f"{weights_path}: unexpected key {unexpected[0]!r} ({len(unexpected)} unexpected) "
+            f"for {config_path}"
+        )
+    for name, tensor in expected.items():
+        if tuple(state[name].shape) != tuple(tensor.shape):
+            raise CheckpointError(
+                f"{weights_path}: key {name!r} has shape {tuple(state[name].shape)}, "
+                f"{config_path} builds {tuple(tensor.shape)}"
+            )
+    model.load_state_dict(state, strict=True)
+    model.to(map_location).eval()
+    actual = skeleton_branch_hash(model)
+    if actual != config["model_hash"]:
+        raise CheckpointError(
+            f"{weights_path}: skeleton-branch weights hash {actual[:12]}... does not match "
+            f"'model_hash' {config['model_hash'][:12]}... in {config_path} (corrupted or mixed files)"
+        )
+    if model.embed_dim != config["embed_dim"]:
+        raise CheckpointError(
+            f"{config_path}: field 'embed_dim'={config['embed_dim']} but model gives {model.embed_dim}"
+        )
+    return Checkpoint(model=model, config=config, path=directory)
+
+
+__all__ = [
+    "DEFAULT_CHECKPOINT",
+    "Checkpoint",
+    "CheckpointError",
+    "atomic_directory",
+    "load_checkpoint",
+    "read_checkpoint_config",
+    "save_checkpoint",
+    "skeleton_branch_hash",
+]

@@ -1,0 +1,115 @@
+"""CrossGLG models: encoder registry, the CrossGLG dual-branch model and its config.
+
+``build_model(config)`` is the only constructor other packages use; the config is plain data
+(JSON/TOML-able) so it can be stored beside the weights in a checkpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crossglg.models import infogcn as _infogcn  # noqa: F401  (registers "infogcn")
+from crossglg.models import stgcn as _stgcn  # noqa: F401  (registers "stgcn")
+from crossglg.models.crossglg import CrossGLG, JointImportance, LocalToGlobal, SkeletonBranch, TextFeatures
+from crossglg.models.registry import get_encoder, list_encoders, register_encoder
+
+# Defaults reproduce the paper's setting: InfoGCN at full width, both CrossGLG modules on,
+# alpha1 = 0.5 (L_calibrate), alpha2 = 0.2 (L_c); InfoGCN's own IB weights 0.1 / 1e-4, smoothing 0.1.
+DEFAULT_CONFIG: dict[str, Any] = {
+    "encoder": "infogcn",
+    "num_classes": None,  # required
+    "num_joints": 25,
+    "num_person": 2,  # bodies encoded; 1 = main body only (the live app: half the cost)
+    "num_frames": 60,
+    "in_channels": 3,
+    "layout": "ntu25",
+    "width": 1.0,
+    "depth": None,  # None = the encoder's full depth (InfoGCN: 9 blocks)
+    "embed_dim": None,  # None = the encoder's last channel count
+    "text_dim": 384,
+    "g2l": True,
+    "l2g": True,
+    "l2g_heads": 4,
+    "alpha_calibrate": 0.5,
+    "alpha_consistency": 0.2,
+    "consistency_temperature": 1.0,
+    "alpha_mmd": 0.1,
+    "alpha_z_mean": 1e-4,
+    "label_smoothing": 0.1,
+    "dropout": 0.0,
+    "encoder_options": {},  # encoder-specific keyword arguments, e.g. {"ancestor_k": 2}
+}
+
+
+def normalise_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Fill defaults and reject unknown keys or bad values, naming the offending key."""
+    unknown = sorted(set(config) - set(DEFAULT_CONFIG))
+    if unknown:
+        raise ValueError(f"unknown model config key(s) {unknown}; known: {sorted(DEFAULT_CONFIG)}")
+    cfg = {**DEFAULT_CONFIG, **config}
+    cfg["encoder_options"] = dict(cfg["encoder_options"] or {})
+    if cfg["num_classes"] is None or int(cfg["num_classes"]) < 1:
+        raise ValueError(f"model config 'num_classes' must be a positive int, got {cfg['num_classes']!r}")
+    get_encoder(cfg["encoder"])  # clear error for an unknown name
+    for key in (
+        "num_classes",
+        "num_joints",
+        "num_person",
+        "num_frames",
+        "in_channels",
+        "text_dim",
+        "l2g_heads",
+    ):
+        if int(cfg[key]) != cfg[key] or cfg[key] < 1:
+            raise ValueError(f"model config {key!r} must be a positive int, got {cfg[key]!r}")
+        cfg[key] = int(cfg[key])
+    if cfg["num_person"] > 2:
+        raise ValueError(
+            f"model config 'num_person' must be 1 or 2 (windows hold 2 bodies), got {cfg['num_person']}"
+        )
+    if not 0 < float(cfg["width"]) <= 4:
+        raise ValueError(f"model config 'width' must be in (0, 4], got {cfg['width']!r}")
+    cfg["width"] = float(cfg["width"])
+    for key in ("g2l", "l2g"):
+        if not isinstance(cfg[key], bool):
+            raise ValueError(f"model config {key!r} must be true/false, got {cfg[key]!r}")
+    return cfg
+
+
+def build_model(config: dict[str, Any]) -> CrossGLG:
+    """Config dict -> CrossGLG. ``g2l=False, l2g=False`` is the plain encoder baseline (ablation)."""
+    cfg = normalise_config(config)
+    factory = get_encoder(cfg["encoder"])
+    encoder = factory(
+        num_joints=cfg["num_joints"],
+        num_person=cfg["num_person"],
+        in_channels=cfg["in_channels"],
+        width=cfg["width"],
+        depth=cfg["depth"],
+        embed_dim=cfg["embed_dim"],
+        layout=cfg["layout"],
+        dropout=cfg["dropout"],
+        num_classes=cfg["num_classes"],
+        **cfg["encoder_options"],
+    )
+    return CrossGLG(encoder, cfg)
+
+
+def count_parameters(module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "CrossGLG",
+    "JointImportance",
+    "LocalToGlobal",
+    "SkeletonBranch",
+    "TextFeatures",
+    "build_model",
+    "count_parameters",
+    "get_encoder",
+    "list_encoders",
+    "normalise_config",
+    "register_encoder",
+]

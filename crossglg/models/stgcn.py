@@ -1,0 +1,116 @@
+"""A light ST-GCN-style encoder (Yan et al., AAAI 2018 family) on the fixed skeleton graph.
+
+A different family from InfoGCN on purpose: the adjacency is the physical bone graph (three
+partitions: self, towards the root, away from it) with a learned per-edge importance, not
+attention. Six blocks (64, 64, 128/s2, 128, 128/s2, 128) keep it cheaper than InfoGCN; the
+embedding head is a single linear layer.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from crossglg.models.layers import (
+    TemporalConv,
+    body_weights,
+    fold_bodies,
+    graph_partitions,
+    merge_bodies,
+    residual_path,
+    scaled,
+)
+from crossglg.models.registry import register_encoder
+
+
+class GraphConv(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int, partitions: torch.Tensor):
+        super().__init__()
+        self.register_buffer("partitions", partitions)
+        self.edge_importance = nn.Parameter(torch.ones_like(partitions))
+        self.conv = nn.Conv2d(in_channels, out_channels * partitions.shape[0], 1)
+        self.out_channels = out_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, t, v = x.shape
+        y = self.conv(x).reshape(n, -1, self.out_channels, t, v)  # (N, K, C, T, V)
+        return torch.einsum("nkctu,kvu->nctv", y, self.partitions * self.edge_importance)
+
+
+class STGCNBlock(nn.Module):
+    def __init__(
+        self, in_channels: int, out_channels: int, partitions: torch.Tensor, stride: int, kernel: int
+    ):
+        super().__init__()
+        self.graph = GraphConv(in_channels, out_channels, partitions)
+        self.bn = nn.BatchNorm2d(out_channels)
+        self.temporal = TemporalConv(out_channels, out_channels, kernel, stride)
+        self.residual = residual_path(in_channels, out_channels, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.temporal(F.relu(self.bn(self.graph(x))))
+        return F.relu(y + self.residual(x))
+
+
+@register_encoder("stgcn")
+class STGCN(nn.Module):
+    PLAN = ((64, 1), (64, 1), (128, 2), (128, 1), (128, 2), (128, 1))
+
+    def __init__(
+        self,
+        *,
+        num_joints: int = 25,
+        num_person: int = 2,
+        in_channels: int = 3,
+        width: float = 1.0,
+        depth: int | None = None,
+        embed_dim: int | None = None,
+        layout: str = "ntu25",
+        temporal_kernel: int = 9,
+        dropout: float = 0.0,
+        **_: object,
+    ):
+        super().__init__()
+        self.num_person = num_person
+        partitions = torch.from_numpy(graph_partitions(layout))
+        if partitions.shape[-1] != num_joints:
+            raise ValueError(f"layout {layout!r} has {partitions.shape[-1]} joints, config says {num_joints}")
+        plan = self.PLAN if depth is None else self.PLAN[: int(depth)]
+        if not plan:
+            raise ValueError(f"depth must be >= 1, got {depth}")
+        self.input_bn = nn.BatchNorm1d(num_joints * in_channels)
+        blocks, channels = [], in_channels
+        for out, stride in plan:
+            out = scaled(out, width)
+            blocks.append(STGCNBlock(channels, out, partitions, stride, temporal_kernel))
+            channels = out
+        self.blocks = nn.Sequential(*blocks)
+        self.feature_dim = channels
+        self.embed_dim = embed_dim or channels
+        self.dropout = nn.Dropout(dropout)
+        self.project = nn.Linear(channels, self.embed_dim)
+
+    def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = x[..., : self.num_person]  # num_person=1: only the main body, half the cost
+        weights = body_weights(x)
+        x = fold_bodies(x)
+        nm, c, t, v = x.shape
+        x = (
+            self.input_bn(x.permute(0, 3, 1, 2).reshape(nm, v * c, t))
+            .reshape(nm, v, c, t)
+            .permute(0, 2, 3, 1)
+        )
+        return merge_bodies(self.blocks(x), weights), weights
+
+    def head(self, pooled: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"embedding": self.project(self.dropout(pooled))}
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        feats, _ = self.features(x)
+        out = self.head(feats.mean(dim=(2, 3)))
+        out["joint_feats"] = feats
+        return out
+
+    def extra_losses(self, out: dict[str, torch.Tensor], labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {}

@@ -1,0 +1,149 @@
+"""Checkpoints: round trip, atomic save, and clear errors on every kind of mismatch."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from crossglg.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    read_checkpoint_config,
+    save_checkpoint,
+    skeleton_branch_hash,
+)
+from crossglg.models import build_model
+
+torch.set_num_threads(1)  # 2 threads on a shared 2-core box thrash badly
+CONFIG = {"encoder": "infogcn", "num_classes": 3, "width": 0.25, "depth": 3}
+CLASSES = ["wave", "clap", "bow"]
+
+
+@pytest.fixture()
+def saved(tmp_path):
+    torch.manual_seed(0)
+    model = build_model(CONFIG).eval()
+    path = save_checkpoint(
+        tmp_path / "ckpt",
+        model,
+        classes=CLASSES,
+        data_manifest={"dataset": "msrc12", "files": 3},
+        metrics={"top1": 0.5},
+    )
+    return model, path
+
+
+def test_round_trip_restores_weights_config_and_embeddings(saved):
+    model, path = saved
+    assert sorted(p.name for p in path.iterdir()) == ["config.json", "model.safetensors"]
+    ckpt = load_checkpoint(path)
+    assert ckpt.classes == CLASSES
+    assert ckpt.config["data_manifest"] == {"dataset": "msrc12", "files": 3}
+    assert ckpt.config["metrics"] == {"top1": 0.5}
+    assert ckpt.model_hash == skeleton_branch_hash(model) == skeleton_branch_hash(ckpt.model)
+    assert not ckpt.model.training
+    x = torch.randn(2, 3, 60, 25, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(ckpt.model.skeleton_branch()(x), model.skeleton_branch()(x))
+
+
+def test_hash_ignores_the_classifier_but_not_the_branch(saved):
+    model, _ = saved
+    before = skeleton_branch_hash(model)
+    with torch.no_grad():
+        model.classifier.weight.add_(1.0)
+    assert skeleton_branch_hash(model) == before
+    with torch.no_grad():
+        model.jid.position.add_(1.0)
+    assert skeleton_branch_hash(model) != before
+
+
+def test_resave_is_atomic_and_keeps_foreign_files(saved):
+    model, path = saved
+    (path / "notes.txt").write_text("kept")
+    save_checkpoint(path, model, classes=["a", "b", "c"])
+    assert (path / "notes.txt").read_text() == "kept"
+    assert load_checkpoint(path).classes == ["a", "b", "c"]
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp dirs left
+
+
+def test_save_rejects_wrong_class_count(tmp_path):
+    with pytest.raises(ValueError, match="2 class names"):
+        save_checkpoint(tmp_path / "x", build_model(CONFIG), classes=["a", "b"])
+    assert not (tmp_path / "x").exists()
+
+
+def _edit_config(path, **changes):
+    cfg = json.loads((path / "config.json").read_text())
+    cfg.update(changes)
+    (path / "config.json").write_text(json.dumps(cfg))
+
+
+def test_missing_files_and_bad_json_are_named(saved, tmp_path):
+    _, path = saved
+    with pytest.raises(CheckpointError, match="not a directory"):
+        load_checkpoint(tmp_path / "nowhere")
+    (path / "model.safetensors").rename(tmp_path / "moved")
+    with pytest.raises(CheckpointError, match="missing model.safetensors"):
+        load_checkpoint(path)
+    (path / "config.json").write_text('{"format": "crossglg-checkpoint",\n  oops}')
+    with pytest.raises(CheckpointError, match=r"config.json: invalid JSON at line 2"):
+        read_checkpoint_config(path)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"format_version": 99}, "format_version"),
+        ({"classes": ["a", "b"]}, "'classes' has 2 names"),
+        ({"num_frames": 30}, "'num_frames'=30 disagrees"),
+        ({"model_hash": 5}, "'model_hash' missing or not a str"),
+    ],
+)
+def test_config_field_errors_name_the_field(saved, changes, message):
+    _, path = saved
+    _edit_config(path, **changes)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(path)
+
+
+def test_weight_mismatches_name_the_key(saved):
+    _, path = saved
+    weights = path / "model.safetensors"
+    state = load_file(str(weights))
+    # A config that builds a different architecture: shapes no longer fit.
+    cfg = json.loads((path / "config.json").read_text())
+    cfg["model"]["width"] = 0.5
+    (path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match=r"model.safetensors: key '.*' has shape"):
+        load_checkpoint(path)
+    cfg["model"]["width"] = 0.25
+    (path / "config.json").write_text(json.dumps(cfg))
+    extra = dict(state, stray=torch.zeros(1))
+    save_file(extra, str(weights))
+    with pytest.raises(CheckpointError, match="unexpected key 'stray'"):
+        load_checkpoint(path)
+    missing = {k: v for k, v in state.items() if k != "classifier.bias"}
+    save_file(missing, str(weights))
+    with pytest.raises(CheckpointError, match="missing key 'classifier.bias'"):
+        load_checkpoint(path)
+    tampered = dict(state)
+    tampered["jid.position"] = tampered["jid.position"] + 1
+    save_file(tampered, str(weights))
+    with pytest.raises(CheckpointError, match="does not match 'model_hash'"):
+        load_checkpoint(path)
+    weights.write_bytes(b"not a safetensors file")
+    with pytest.raises(CheckpointError, match="cannot read safetensors"):
+        load_checkpoint(path)
+
+
+def test_bad_model_config_is_reported(saved):
+    _, path = saved
+    cfg = json.loads((path / "config.json").read_text())
+    cfg["model"]["encoder"] = "nonexistent"
+    (path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="field 'model' does not build"):
+        load_checkpoint(path)

