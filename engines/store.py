@@ -1,0 +1,153 @@
+"""Where engines and exported graphs live, how they are written, and what machine they are for.
+
+Built artifacts are specific to one model, one runtime version and (for TensorRT) one GPU, so every
+file name carries a key; a manifest beside each engine lets a later run tell a fresh engine from a
+stale or foreign one without trusting the file name alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+log = logging.getLogger("engines")
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+CACHE_ENV = "CROSSGLG_ENGINE_CACHE"
+
+
+def cache_dir() -> Path:
+    """The engine cache: `$CROSSGLG_ENGINE_CACHE`, else `engines/cache/` in a writable source checkout,
+    else the per-user cache (`platformdirs.user_cache_dir("crossglg")/engines`) for installed copies,
+    whose site-packages folder is usually read-only and shared."""
+    override = os.environ.get(CACHE_ENV)
+    if override:
+        path = Path(override).expanduser()
+    elif (_PACKAGE_DIR.parent / "pyproject.toml").is_file() and os.access(_PACKAGE_DIR, os.W_OK):
+        path = _PACKAGE_DIR / "cache"
+    else:
+        path = Path(platformdirs.user_cache_dir("crossglg")) / "engines"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Write via a temporary file in the same folder + os.replace, so a crash never leaves half an engine."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_json(path: Path, payload: dict[str, Any]) -> Path:
+    return atomic_write_bytes(path, (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode())
+
+
+def atomic_copy(src: Path, dst: Path) -> Path:
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dst
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A manifest, or None when it is missing or unreadable (then the artifact is treated as stale)."""
+    try:
+        payload = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    name: str
+    compute_capability: tuple[int, int]
+
+    @property
+    def sm(self) -> str:
+        return f"sm{self.compute_capability[0]}{self.compute_capability[1]}"
+
+    @property
+    def slug(self) -> str:
+        safe = "".join(ch if ch.isalnum() else "_" for ch in self.name).strip("_")
+        return f"{self.sm}-{safe}"
+
+
+def detect_gpu() -> GpuInfo | None:
+    """The first CUDA GPU as seen by torch, else by nvidia-smi; None on a CPU-only machine."""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return GpuInfo(torch.cuda.get_device_name(0), tuple(torch.cuda.get_device_capability(0)))
+    except Exception as err:  # a broken CUDA install must not stop CPU inference
+        log.debug("torch could not query CUDA: %s", err)
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return None
+    try:
+        out = (
+            subprocess.run(
+                [smi, "--query-gpu=name,compute_cap", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()
+        )
+        name, cap = (part.strip() for part in out[0].split(","))
+        major, minor = cap.split(".")
+        return GpuInfo(name, (int(major), int(minor)))
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError) as err:
+        log.debug("nvidia-smi gave no usable answer: %s", err)
+        return None
+
+
+def torch_cuda_ready() -> tuple[bool, str]:
+    """TensorRT buffers and streams are handled through torch, so its CUDA build is needed at run time."""
+    try:
+        import torch
+    except ImportError:
+        return False, "torch is not installed"
+    if not torch.backends.cuda.is_built():
+        return False, f"torch {torch.__version__} is a CPU-only build"
+    if not torch.cuda.is_available():
+        return False, "no CUDA GPU visible (torch.cuda.is_available() is False)"
+    return True, f"CUDA GPU: {torch.cuda.get_device_name(0)}"
