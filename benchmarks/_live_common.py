@@ -1,0 +1,59 @@
+"""Shared set-up of the live-pipeline benchmarks: the model, the gallery, the machine description."""
+
+from __future__ import annotations
+
+import os
+import platform
+import tomllib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("CROSSGLG_DATA", REPO.parent / "shared" / "data"))
+CPU_RECIPE = REPO / "train" / "configs" / "_cpu_recipe.toml"
+
+
+def checkpoint(explicit: str | None, scratch: Path) -> tuple[Path, str]:
+    """The given or shipped checkpoint; else an untrained model with the CPU recipe's architecture
+    (same inference cost as the trained one, which is all a throughput benchmark needs)."""
+    from crossglg.checkpoint import DEFAULT_CHECKPOINT, save_checkpoint
+
+    if explicit:
+        return Path(explicit), "given checkpoint"
+    if (Path(DEFAULT_CHECKPOINT) / "config.json").is_file():
+        return Path(DEFAULT_CHECKPOINT), "shipped default checkpoint"
+    import torch
+
+    from crossglg.models import build_model
+
+    model_cfg = tomllib.loads(CPU_RECIPE.read_text())["model"]
+    torch.manual_seed(0)
+    model = build_model({**model_cfg, "num_classes": 12})
+    path = scratch / "untrained_cpu_recipe"
+    save_checkpoint(path, model, classes=[f"class {i}" for i in range(12)])
+    return path, f"untrained model, architecture of {CPU_RECIPE.name} {model_cfg}"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = ""
+    if hasattr(os, "getloadavg"):
+        load = f", load average {os.getloadavg()[0]:.1f} at start"
+    return f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}{load}"
+
+
+def rss_mb() -> float:
+    """Resident memory of this process in MB (Linux /proc; psutil elsewhere)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError):
+        import psutil
+
+        return psutil.Process().memory_info().rss / 1e6

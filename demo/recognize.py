@@ -1,0 +1,231 @@
+"""``crossglg-recognize``: the live pipeline without a window, printing one JSON line per decision.
+
+    crossglg-recognize --source clip.mp4 --enroll wave=1.0-3.0 --enroll bow=5-7
+    crossglg-recognize --source clip.mp4 --gallery ~/my-gallery
+
+Every frame of a file is processed in order (no frame dropping, inline inference), so a run is
+reproducible; a camera index or stream URL is recognised as it plays (no --enroll there, time counts
+from the first frame). Lines on stdout:
+``{"time": s, "label": ..., "score": ..., "top": [[name, score], ...]}``; messages go to stderr.
+
+Exit codes: 0 done; 2 bad arguments; 3 the source cannot be opened or read; 4 no usable model, pose
+model or gallery; 5 an --enroll segment holds no pose; 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_SOURCE, EXIT_MODEL, EXIT_ENROL = 0, 1, 2, 3, 4, 5
+
+
+@dataclass
+class Enrolment:
+    name: str
+    start: float
+    end: float
+
+
+def parse_enrolment(text: str) -> Enrolment:
+    """'NAME=START-END' (seconds) -> Enrolment; argparse turns the ValueError into a usage error."""
+    name, sep, span = text.rpartition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"--enroll {text!r}: expected NAME=START-END (seconds)")
+    try:
+        start_s, end_s = span.split("-", 1)
+        start, end = float(start_s), float(end_s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--enroll {text!r}: START-END must be two numbers, e.g. 1.5-3.5"
+        ) from None
+    if not 0 <= start < end:
+        raise argparse.ArgumentTypeError(f"--enroll {text!r}: need 0 <= START < END")
+    return Enrolment(name.strip(), start, end)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="crossglg-recognize", description=__doc__.split("\n\n")[0])
+    p.add_argument("--source", required=True, help="video file, or a camera index / stream URL (live)")
+    p.add_argument("--gallery", type=Path,
+                   help="gallery folder (default: none with --enroll, else the app's, else the starter one)")
+    p.add_argument("--enroll", action="append", type=parse_enrolment, default=[], metavar="NAME=START-END",
+                   help="enrol the segment START-END (seconds of the source) as class NAME; repeatable")
+    p.add_argument("--save-gallery", type=Path, help="write the gallery (with enrolments) to this folder")
+    p.add_argument("--checkpoint", type=Path, help="model checkpoint folder (default: the shipped model)")
+    p.add_argument("--backend", default="auto", help="auto | tensorrt | tensorrt-rtx | onnxruntime | torch")
+    p.add_argument("--pose-model", type=Path, help="MediaPipe pose_landmarker_*.task (lite/full/heavy)")
+    p.add_argument("--threshold", type=float, default=0.5, help="cosine similarity for 'unknown'")
+    p.add_argument("--margin", type=float, default=0.0)
+    p.add_argument("--stride", type=int, default=5, help="decide every N frames")
+    p.add_argument("--smoothing", type=int, default=3, help="windows averaged per decision")
+    p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: whole source)")
+    p.add_argument("--unmirror", action="store_true",
+                   help="flip frames horizontally first (for mirrored recordings, e.g. NTU's Kinect RGB)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def extract_poses(source, estimator, *, max_frames: int = 0, unmirror: bool = False):
+    """Run pose estimation on every frame of an opened source: (timestamps (T,), [Pose | None])."""
+    import cv2
+
+    times, poses = [], []
+    while (frame := source.read()) is not None:
+        image = cv2.flip(frame.image, 1) if unmirror else frame.image
+        poses.append(estimator.process(image, frame.timestamp).main)
+        times.append(frame.timestamp)
+        if max_frames and len(times) >= max_frames:
+            break
+    return np.asarray(times, np.float64), poses
+
+
+def stream(source, estimator, recognizer, out, *, max_frames: int = 0, unmirror: bool = False) -> int:
+    """Live sources (camera, stream): print decisions as frames arrive; time counts from the first frame."""
+    import cv2
+
+    start, count = None, 0
+    while (frame := source.read()) is not None:
+        start = frame.timestamp if start is None else start
+        image = cv2.flip(frame.image, 1) if unmirror else frame.image
+        prediction = recognizer.feed(frame.timestamp - start, estimator.process(image, frame.timestamp).main)
+        if prediction is not None:
+            print(json.dumps(prediction.as_json()), file=out, flush=True)
+        count += 1
+        if max_frames and count >= max_frames:
+            break
+    return count
+
+
+def segment_window(times: np.ndarray, poses: list, start: float, end: float) -> np.ndarray:
+    """The canonical window of the poses between ``start`` and ``end`` seconds."""
+    from demo.pipeline import mediapipe_window
+
+    idx = [i for i, t in enumerate(times) if start <= t <= end]
+    if not any(poses[i] is not None for i in idx):
+        raise LookupError(f"no pose between {start:g} s and {end:g} s")
+    nan = np.full((33, 3), np.nan, np.float32)
+    world = np.stack([poses[i].world if poses[i] is not None else nan for i in idx])
+    return mediapipe_window(world, times[idx])
+
+
+def run(args, out=None, err=None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    from crossglg.oneshot import Gallery, GalleryError
+    from demo.capture import SourceError
+    from demo.pipeline import Matcher, Recognizer, Settings
+    from demo.runtime import ModelUnavailable, load_embedder
+
+    def say(text: str) -> None:
+        print(f"crossglg-recognize: {text}", file=err)
+
+    try:
+        embedder, backend_name = load_embedder(args.checkpoint, args.backend)
+    except (ModelUnavailable, RuntimeError) as exc:
+        say(str(exc))
+        return EXIT_MODEL
+    say(f"model {embedder.model_hash[:12]} on {backend_name}")
+
+    if args.gallery is not None or not args.enroll:
+        from crossglg.oneshot import GALLERY_FILE
+        from demo.store import STARTER_GALLERY, default_gallery_dir
+
+        folder = args.gallery or default_gallery_dir()
+        if args.gallery is None and not (folder / GALLERY_FILE).is_file():
+            say(f"no gallery at {folder} yet (the app creates it): using the starter gallery")
+            folder = STARTER_GALLERY
+        try:
+            gallery = Gallery.load(folder)
+            if gallery.model_hash != embedder.model_hash:
+                say(f"gallery {folder} was embedded by another model: re-embedding its windows")
+                gallery = gallery.reembed(embedder)
+        except (GalleryError, ValueError) as exc:
+            say(f"cannot use gallery {folder}: {exc}")
+            return EXIT_MODEL
+    else:
+        gallery = Gallery(embedder.dim, embedder.model_hash)
+
+    from demo.capture import VideoSource
+    from demo.pose import PoseEstimator
+
+    try:
+        estimator = PoseEstimator(args.pose_model)
+    except (FileNotFoundError, ValueError) as exc:
+        say(str(exc))
+        return EXIT_MODEL
+    settings = Settings(threshold=args.threshold, margin=args.margin, stride=max(1, args.stride),
+                        smoothing=max(1, args.smoothing))
+    try:
+        source = VideoSource(args.source, on_status=say)
+    except SourceError as exc:
+        estimator.close()
+        say(str(exc))
+        return EXIT_SOURCE
+    try:
+        if not source.is_file:
+            if args.enroll:
+                say("--enroll needs a video file (a live source has no segments to cut in advance)")
+                return EXIT_USAGE
+            recognizer = Recognizer(Matcher(embedder, gallery, settings), settings, asynchronous=False)
+            count = stream(source, estimator, recognizer, out, max_frames=args.max_frames,
+                           unmirror=args.unmirror)
+            say(f"{source.name}: {count} frames")
+            return EXIT_OK
+        times, poses = extract_poses(source, estimator, max_frames=args.max_frames, unmirror=args.unmirror)
+    finally:
+        source.close()
+        estimator.close()
+    if len(times) == 0:
+        say(f"{args.source}: no frame could be read")
+        return EXIT_SOURCE
+    found = sum(p is not None for p in poses)
+    say(f"{len(times)} frames, a pose in {found}")
+
+    for enrol in args.enroll:
+        try:
+            window = segment_window(times, poses, enrol.start, enrol.end)
+        except LookupError as exc:
+            say(f"--enroll {enrol.name}: {exc}")
+            return EXIT_ENROL
+        gallery.add(enrol.name, embedder.embed(window[None]), window[None],
+                    f"{args.source}@{enrol.start:g}-{enrol.end:g}")
+        say(f"enrolled {enrol.name!r} from {enrol.start:g}-{enrol.end:g} s")
+    if args.save_gallery:
+        gallery.save(args.save_gallery)
+    if len(gallery) == 0:
+        say("the gallery is empty: every answer will be 'unknown' (use --enroll or --gallery)")
+
+    recognizer = Recognizer(Matcher(embedder, gallery, settings), settings, asynchronous=False)
+    for t, pose in zip(times, poses, strict=True):
+        prediction = recognizer.feed(float(t), pose)
+        if prediction is not None:
+            print(json.dumps(prediction.as_json()), file=out, flush=True)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # a script gets one line and a non-zero code, not a traceback
+        if args.verbose:
+            raise
+        print(f"crossglg-recognize: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,326 @@
+"""The main window: video + live label, gallery panel, source menu, recording flow, status bar.
+
+The pipeline's callbacks arrive on its threads; :class:`PipelineBridge` turns them into Qt signals so every
+widget is touched only on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from demo.capture import SourceError, list_cameras
+from demo.pipeline import LivePipeline, RecordedExample, check_quality
+from demo.ui.dialogs import EnrolDialog, SettingsDialog, SettingsStore
+from demo.ui.gallery_panel import GalleryPanel
+from demo.ui.video_view import VideoView
+
+log = logging.getLogger(__name__)
+RECORD_SECONDS = 2.0
+COUNTDOWN = 3
+
+
+class PipelineBridge(QObject):
+    update = pyqtSignal(object)
+    prediction = pyqtSignal(object)
+    status = pyqtSignal(str)
+    finished = pyqtSignal()
+    recorded = pyqtSignal(object)
+    source_opened = pyqtSignal(object, str)
+    source_failed = pyqtSignal(str)
+
+
+class MainWindow(QMainWindow):
+    """``pipeline`` is a :class:`LivePipeline` whose callbacks emit ``bridge``'s signals (demo.app.build)."""
+
+    def __init__(self, pipeline: LivePipeline, bridge: PipelineBridge, store, *, backend_name: str,
+                 settings_store: SettingsStore | None = None, loop_files: bool = True):
+        super().__init__()
+        self.setWindowTitle("CrossGLG Live")
+        self.pipeline = pipeline
+        self.bridge = bridge
+        self.store = store
+        self.backend_name = backend_name
+        self.loop_files = loop_files
+        self.settings_store = settings_store or SettingsStore()
+        self.source_spec = None
+        self.last_error = ""
+        self.frames_shown = 0
+        self.last_example: RecordedExample | None = None
+        self.last_quality = None
+        self._countdown = 0
+
+        settings, mirror = self.settings_store.load()
+        self.pipeline.settings.threshold = settings.threshold
+        self.pipeline.settings.stride = settings.stride
+
+        self.video = VideoView()
+        self.video.mirror = mirror
+        self.gallery_panel = GalleryPanel(store)
+        self.gallery_panel.changed.connect(self._gallery_changed)
+        self.record_button = QPushButton("● &Record one-shot example  (R)")
+        self.record_button.setToolTip("3-2-1 countdown, then 2 seconds of recording")
+        self.record_button.clicked.connect(self.start_countdown)
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.addWidget(self.video, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.record_button)
+        lv.addLayout(row)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(self.gallery_panel)
+        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([820, 280])
+        self.setCentralWidget(splitter)
+
+        self.status_source = QLabel("no source")
+        self.status_backend = QLabel(f"backend: {backend_name}")
+        self.status_perf = QLabel("")
+        self.status_message = QLabel("")
+        for w in (self.status_source, self.status_backend, self.status_perf):
+            self.statusBar().addPermanentWidget(w)
+        self.statusBar().addWidget(self.status_message, 1)
+
+        self._build_menus()
+        self.record_shortcut = QAction("Record one-shot example", self)
+        self.record_shortcut.setShortcuts([QKeySequence("R"), QKeySequence("Ctrl+R")])
+        self.record_shortcut.triggered.connect(self.start_countdown)
+        self.addAction(self.record_shortcut)
+        self.cancel_shortcut = QAction("Cancel recording", self)
+        self.cancel_shortcut.setShortcut(QKeySequence("Escape"))
+        self.cancel_shortcut.triggered.connect(self.cancel_recording)
+        self.addAction(self.cancel_shortcut)
+
+        bridge.update.connect(self._on_update)
+        bridge.prediction.connect(self.video.show_prediction)
+        bridge.status.connect(self.show_status)
+        bridge.finished.connect(self._on_finished)
+        bridge.recorded.connect(self._on_recorded)
+        bridge.source_opened.connect(self._source_opened)
+        bridge.source_failed.connect(self.show_error)
+        self.countdown_steps = COUNTDOWN
+        self.record_seconds = RECORD_SECONDS
+        self.message_box = None
+        self.enrol_dialog = None
+        self.countdown_timer = QTimer(self)
+        self.countdown_timer.setInterval(1000)
+        self.countdown_timer.timeout.connect(self._tick_countdown)
+        self.resize(1100, 640)
+
+    # menus ---------------------------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        self.source_menu = self.menuBar().addMenu("&Source")
+        self.source_menu.aboutToShow.connect(self._fill_source_menu)
+        self._fill_source_menu()
+        gallery = self.menuBar().addMenu("&Gallery")
+        gallery.addAction("&Export…", self.gallery_panel.export_gallery)
+        gallery.addAction("&Import…", self.gallery_panel.import_gallery)
+        gallery.addAction("Remove &starter examples", self.gallery_panel.remove_starter)
+        settings = self.menuBar().addMenu("Se&ttings")
+        act = settings.addAction("&Preferences…", self.edit_settings)
+        act.setShortcut(QKeySequence("Ctrl+,"))
+        mirror = settings.addAction("&Mirror video")
+        mirror.setCheckable(True)
+        mirror.setChecked(self.video.mirror)
+        mirror.setShortcut(QKeySequence("M"))
+        mirror.toggled.connect(self.set_mirror)
+        self.mirror_action = mirror
+        self.addAction(mirror)  # shortcut active in the whole window, not only while the menu exists
+
+    def _fill_source_menu(self) -> None:
+        self.source_menu.clear()
+        cams = list_cameras()
+        for index in cams:
+            self.source_menu.addAction(f"Camera {index}", lambda i=index: self.open_source(i))
+        if not cams:
+            none = self.source_menu.addAction("(no camera found)")
+            none.setEnabled(False)
+        self.source_menu.addSeparator()
+        self.source_menu.addAction("Open &file…", self.open_file_dialog).setShortcut(QKeySequence("Ctrl+O"))
+        self.source_menu.addAction("Open s&tream URL…", self.open_url_dialog)
+        self.source_menu.addSeparator()
+        self.source_menu.addAction("&Quit", self.close).setShortcut(QKeySequence("Ctrl+Q"))
+
+    # sources -------------------------------------------------------------------------------------------
+    def open_source(self, spec) -> bool:
+        """Open a camera index, file or URL; a failure is shown, never raised.
+
+        A network stream can take many seconds to answer, so it is opened on a thread (the window stays
+        responsive; the result arrives through the bridge) and this returns True at once.
+        """
+        if isinstance(spec, str) and "://" in spec and not spec.startswith("file://"):
+            self.show_status(f"connecting to {spec}…")
+            threading.Thread(target=self._open_in_background, args=(spec,), daemon=True).start()
+            return True
+        try:
+            source = self.pipeline.open(spec)
+        except (SourceError, OSError) as exc:
+            self.show_error(str(exc))
+            return False
+        self._source_opened(spec, source.name)
+        return True
+
+    def _open_in_background(self, spec) -> None:
+        try:
+            source = self.pipeline.open(spec)
+        except (SourceError, OSError) as exc:
+            self.bridge.source_failed.emit(str(exc))
+            return
+        self.bridge.source_opened.emit(spec, source.name)
+
+    def _source_opened(self, spec, name: str) -> None:
+        self.source_spec = spec
+        self.status_source.setText(name)
+        self.video.clear()
+
+    def open_file_dialog(self) -> None:
+        kinds = "Videos (*.mp4 *.avi *.mov *.mkv *.webm);;All (*)"
+        path, _ = QFileDialog.getOpenFileName(self, "Open a video", "", kinds)
+        if path:
+            self.open_source(path)
+
+    def open_url_dialog(self) -> None:
+        url, ok = QInputDialog.getText(self, "Open stream", "Stream URL (rtsp://, http://…):")
+        if ok and url.strip():
+            self.open_source(url.strip())
+
+    def _on_finished(self) -> None:
+        if self.loop_files and self.source_spec is not None and isinstance(self.source_spec, str):
+            self.open_source(self.source_spec)
+        else:
+            self.show_status("end of video")
+
+    # live updates --------------------------------------------------------------------------------------
+    def _on_update(self, update) -> None:
+        self.frames_shown += 1
+        self.video.show_update(update)
+        model_ms = update.prediction.model_ms if update.prediction else 0.0
+        self.status_perf.setText(
+            f"{update.fps:4.1f} FPS | pose {update.pose_ms:4.0f} ms | model {model_ms:4.0f} ms | "
+            f"latency {update.latency_ms:4.0f} ms"
+        )
+        rec = self.pipeline.recording
+        if rec is not None:
+            self.video.progress = rec.progress()
+
+    def show_status(self, text: str) -> None:
+        self.status_message.setText(text)
+
+    def show_error(self, text: str) -> None:
+        """Status bar + video placeholder + a non-modal box: the video keeps running behind it."""
+        self.last_error = text
+        self.status_message.setText(text)
+        if not self.pipeline.running:
+            self.video.clear(text)
+        self._notify(QMessageBox.Icon.Warning, text)
+
+    def _notify(self, icon, text: str) -> None:
+        box = QMessageBox(icon, "CrossGLG Live", text, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.message_box = box
+
+    def set_mirror(self, on: bool) -> None:
+        self.video.mirror = on
+        self.settings_store.save(self.pipeline.settings, on)
+        self.video.update()
+
+    def edit_settings(self) -> None:
+        dialog = SettingsDialog(self.pipeline.settings, self.video.mirror, self)
+        if dialog.exec():
+            mirror = dialog.apply_to(self.pipeline.settings)
+            self.mirror_action.setChecked(mirror)
+            self.set_mirror(mirror)
+
+    def _gallery_changed(self) -> None:
+        self.pipeline.matcher.set_gallery(self.store.gallery)
+
+    # recording -----------------------------------------------------------------------------------------
+    def start_countdown(self) -> None:
+        if not self.pipeline.running:
+            self.show_error("Open a camera or a video first (Source menu).")
+            return
+        if self.countdown_timer.isActive() or self.pipeline.recording is not None:
+            return
+        self._countdown = self.countdown_steps
+        self.video.banner = str(self._countdown)
+        self.video.update()
+        self.countdown_timer.start()
+
+    def _tick_countdown(self) -> None:
+        self._countdown -= 1
+        if self._countdown > 0:
+            self.video.banner = str(self._countdown)
+        else:
+            self.countdown_timer.stop()
+            self.video.banner = ""
+            self.start_recording()
+        self.video.update()
+
+    def cancel_recording(self) -> None:
+        if self.countdown_timer.isActive() or self.pipeline.recording is not None:
+            self.countdown_timer.stop()
+            self.pipeline.cancel_recording()
+            self.video.banner = ""
+            self.video.progress = None
+            self.video.update()
+            self.show_status("recording cancelled")
+
+    def start_recording(self) -> None:
+        self.video.progress = 0.0
+        self.show_status("recording…")
+        self.pipeline.start_recording(self.record_seconds, on_done=self.bridge.recorded.emit)
+
+    def _on_recorded(self, example: RecordedExample) -> None:
+        self.video.progress = None
+        self.video.update()
+        self.last_example = example
+        self.last_quality = report = check_quality(example)
+        if not report.ok:
+            self.show_status(f"recording rejected: {report.message}")
+            self._notify(QMessageBox.Icon.Information, f"This recording can't be used: {report.message}. "
+                         "Press R to try again.")
+            return
+        self.ask_name_and_enrol(example, report.message)
+
+    def ask_name_and_enrol(self, example: RecordedExample, quality_text: str) -> None:
+        """Non-modal: the video keeps playing while the user names the example."""
+        dialog = EnrolDialog(example, [c.name for c in self.store.classes()], quality_text, self.video.mirror,
+                             self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.enrol(dialog.chosen_name(), example))
+        self.enrol_dialog = dialog
+        dialog.open()
+
+    def enrol(self, name: str, example: RecordedExample) -> None:
+        try:
+            self.store.add_example(name, example.window())
+        except (ValueError, OSError) as exc:
+            self.show_error(f"could not save the example: {exc}")
+            return
+        self.gallery_panel.refresh()
+        self._gallery_changed()
+        self.show_status(f"saved an example of “{name}”")
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.countdown_timer.stop()
+        self.pipeline.close()
+        super().closeEvent(event)

@@ -1,0 +1,165 @@
+"""The Qt-free pipeline on real clips: recording + quality gate, enrolment, recognition, no-person state,
+and the threaded live path."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from test_demo_support import checkpoint_for_tests, clip_poses, tai_chi_poses
+
+from demo.pipeline import (
+    NO_PERSON,
+    UNKNOWN,
+    LivePipeline,
+    Matcher,
+    Recognizer,
+    Recording,
+    Settings,
+    check_quality,
+)
+from demo.pose import PoseEstimator
+from demo.recognize import segment_window
+from demo.runtime import load_embedder
+from demo.store import GalleryStore
+
+
+@pytest.fixture(scope="module")
+def embedder(tmp_path_factory):
+    emb, _ = load_embedder(checkpoint_for_tests(tmp_path_factory.mktemp("model")), "auto")
+    return emb
+
+
+def test_recording_clip_frames_enrols_a_class_that_replay_recognises(data_root, embedder, tmp_path):
+    times, poses, frames = tai_chi_poses(data_root)
+    store = GalleryStore(embedder, tmp_path / "gallery", starter=None)
+    settings = Settings()
+    examples = []
+    with PoseEstimator() as estimator:
+        pipeline = LivePipeline(estimator, Matcher(embedder, store.gallery, settings), settings)
+        for i, frame in enumerate(frames):
+            if i == 30:
+                recording = pipeline.start_recording(2.0, on_done=examples.append)
+            update = pipeline.process(frame)
+            assert update.pose.main is not None
+        pipeline.close()
+    assert recording.done and len(examples) == 1
+    example = examples[0]
+    assert example.timestamps[0] == pytest.approx(1.0, abs=0.01)
+    assert example.timestamps[-1] == pytest.approx(3.0, abs=0.01)
+    report = check_quality(example)
+    assert report.ok, report.message
+    assert report.pose_fraction == 1.0
+
+    store.add_example("tai chi", example.window())
+    # A second class from another real clip, so the decision is between two actions.
+    cj_times, cj_poses, _ = clip_poses(str(data_root / "videos" / "clean_and_jerk.mp4"), 90)
+    store.add_example("clean and jerk", segment_window(cj_times, cj_poses, 1.0, 3.0))
+    assert store.gallery.counts() == {"tai chi": 1, "clean and jerk": 1}
+
+    replay = Settings(threshold=0.0, stride=1, smoothing=1)
+    recognizer = Recognizer(Matcher(embedder, store.gallery, replay), replay, asynchronous=False)
+    by_time = {}
+    for t, pose in zip(times, poses, strict=True):
+        prediction = recognizer.feed(float(t), pose)
+        if prediction is not None:
+            by_time[round(float(t), 3)] = prediction
+    # The window ending where the recording ended holds exactly the recorded segment.
+    at_end = by_time[round(float(example.timestamps[-1]), 3)]
+    assert at_end.label == "tai chi"
+    assert at_end.score > 0.99
+    assert [name for name, _ in at_end.top] == ["tai chi", "clean and jerk"]
+
+    strict = Settings(threshold=1.01, stride=1, smoothing=1)
+    assert Matcher(embedder, store.gallery, strict)(example.window(), 3.0).label == UNKNOWN
+
+
+def test_quality_gate_rejects_a_still_or_empty_recording(data_root):
+    times, poses, frames = tai_chi_poses(data_root)
+    still = Recording(2.0)
+    for k in range(61):  # the same real pose for 2 s: nobody moved
+        frame = frames[0]
+        still.add(type(frame)(frame.image, k / 30, 0.0, k), poses[0])
+    report = check_quality(still.example())
+    assert not report.ok and "too little motion" in report.message
+
+    empty = Recording(2.0)
+    for k in range(61):
+        frame = frames[k]
+        empty.add(frame, poses[k] if k % 3 == 0 else None)  # a pose in only a third of the frames
+    report = check_quality(empty.example())
+    assert not report.ok and "found in only 34% of the frames" in report.message
+
+
+def test_quality_gate_names_key_joints_outside_the_frame(data_root):
+    from demo.pose import Pose
+
+    times, poses, frames = tai_chi_poses(data_root)
+    cropped = Recording(2.0)
+    for k in range(61):
+        pose = poses[30 + k]
+        image = pose.image.copy()
+        image[[13, 15], 1] += 1.0  # the left elbow and wrist below the bottom edge of the frame
+        cropped.add(frames[30 + k], Pose(pose.world, image, pose.visibility, pose.presence))
+    report = check_quality(cropped.example())
+    assert not report.ok
+    assert report.missing_joints == ["left elbow", "left wrist"]
+    assert "out of view most of the time: left elbow, left wrist; step back" in report.message
+
+
+def test_no_person_state_and_recovery(data_root, embedder):
+    times, poses, _ = tai_chi_poses(data_root)
+    from crossglg.oneshot import Gallery
+
+    gallery = Gallery(embedder.dim, embedder.model_hash)
+    gallery.add("tai chi", embedder.embed(segment_window(times, poses, 0.0, 2.0)[None]))
+    settings = Settings(threshold=0.0, stride=1)
+    recognizer = Recognizer(Matcher(embedder, gallery, settings), settings, asynchronous=False)
+    labels = []
+    for k, pose in enumerate(poses):
+        t = float(times[k])
+        labels.append(getattr(recognizer.feed(t, None if 70 <= k < 90 else pose), "label", None))
+    assert "tai chi" in labels[60:70]
+    assert NO_PERSON in labels[70:90]
+    assert labels[70:90].count(NO_PERSON) == 1  # announced once, not repeated every frame
+
+
+def test_threaded_pipeline_plays_a_file_and_predicts(data_root, embedder):
+    """The live path: capture thread + processing thread + inference worker, as the app runs them."""
+    from crossglg.oneshot import Gallery
+
+    times, poses, _ = tai_chi_poses(data_root)
+    gallery = Gallery(embedder.dim, embedder.model_hash)
+    gallery.add("tai chi", embedder.embed(segment_window(times, poses, 0.0, 2.0)[None]))
+    updates, predictions, done = [], [], threading.Event()
+    settings = Settings(threshold=0.0, stride=3)
+    with PoseEstimator() as estimator:
+        pipeline = LivePipeline(
+            estimator,
+            Matcher(embedder, gallery, settings),
+            settings,
+            on_update=updates.append,
+            on_prediction=predictions.append,
+            on_finished=done.set,
+        )
+        pipeline.open(data_root / "videos" / "tai_chi.mp4", pace=True)
+        deadline = time.monotonic() + 60
+        while (len(predictions) < 3 or len(updates) < 40) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        pipeline.close()
+    assert predictions and predictions[-1].label == "tai chi"
+    assert len(updates) >= 40
+    assert all(u.pose.main is not None for u in updates)
+    stamps = [u.frame.timestamp for u in updates]
+    assert stamps == sorted(stamps)
+
+
+def test_mediapipe_window_is_canonical(data_root):
+    times, poses, _ = tai_chi_poses(data_root)
+    window = segment_window(times, poses, 0.5, 2.5)
+    assert window.shape == (3, 60, 25, 2) and window.dtype == np.float32
+    assert np.isfinite(window).all()
+    assert np.abs(window[:, 0, 0, 0]).max() < 1e-5  # origin: spine base of the first frame
+    assert not window[..., 1].any()  # one person: the second body slot is empty
