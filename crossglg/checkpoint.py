@@ -23,6 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from crossglg.io import read_json_object
+
 FORMAT = "crossglg-checkpoint"
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
@@ -154,14 +156,7 @@ def read_checkpoint_config(directory: str | os.PathLike) -> dict[str, Any]:
     path = directory / CONFIG_FILE
     if not path.is_file():
         raise CheckpointError(f"checkpoint {directory}: missing {CONFIG_FILE}")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise CheckpointError(
-            f"{path}: invalid JSON at line {err.lineno} column {err.colno}: {err.msg}"
-        ) from err
-    if not isinstance(config, dict):
-        raise CheckpointError(f"{path}: top level must be an object")
+    config = read_json_object(path, CheckpointError)
     if config.get("format") != FORMAT:
         raise CheckpointError(f"{path}: field 'format' is {config.get('format')!r}, expected {FORMAT!r}")
     if config.get("format_version") != FORMAT_VERSION:

@@ -8,7 +8,6 @@ so a gallery can be re-embedded when the model changes (``model_hash`` tells whe
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from collections.abc import Callable, Sequence
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from crossglg.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, read_checkpoint_config
+from crossglg.io import atomic_open, atomic_write_json, read_json_object
 
 WINDOW_SHAPE = (3, 60, 25, 2)
 UNKNOWN = "unknown"
@@ -322,9 +322,7 @@ class Gallery:
                 for name in self._classes
             ],
         }
-        tmp = directory / f".{GALLERY_FILE}.tmp-{tag}"
-        tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, directory / GALLERY_FILE)
+        atomic_write_json(directory / GALLERY_FILE, meta)
         for old in directory.glob("gallery-*-*.npy"):
             if old.name not in files.values():
                 old.unlink(missing_ok=True)
@@ -336,13 +334,8 @@ class Gallery:
         path = directory / GALLERY_FILE
         if not path.is_file():
             raise GalleryError(f"gallery {directory}: missing {GALLERY_FILE}")
-        try:
-            meta = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise GalleryError(
-                f"{path}: invalid JSON at line {err.lineno} column {err.colno}: {err.msg}"
-            ) from err
-        if not isinstance(meta, dict) or meta.get("format") != GALLERY_FORMAT:
+        meta = read_json_object(path, GalleryError)
+        if meta.get("format") != GALLERY_FORMAT:
             raise GalleryError(f"{path}: field 'format' must be {GALLERY_FORMAT!r}")
         if meta.get("format_version") != GALLERY_VERSION:
             raise GalleryError(
@@ -421,12 +414,8 @@ def _check_name(name: str) -> str:
 
 
 def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_open(path) as fh:
         np.save(fh, array, allow_pickle=False)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _load_npy(path: Path, meta_path: Path, field_name: str) -> np.ndarray:

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from crossglg.io import atomic_write_bytes
+
 from .builders import (
     RTX_CAPABILITIES,
     EngineBuildError,
@@ -33,7 +35,7 @@ from .export import (
     onnx_metadata,
     resolve_model,
 )
-from .store import atomic_write_bytes, cache_dir, detect_gpu, read_json, torch_cuda_ready
+from .store import cache_dir, detect_gpu, read_json, torch_cuda_ready
 
 log = logging.getLogger("engines")
 

@@ -20,16 +20,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from crossglg.io import atomic_write_bytes, atomic_write_json
+
 from .export import INPUT_NAME, WINDOW_SHAPE, onnx_metadata
-from .store import (
-    GpuInfo,
-    atomic_write_bytes,
-    atomic_write_json,
-    cache_dir,
-    detect_gpu,
-    file_sha256,
-    read_json,
-)
+from .store import GpuInfo, cache_dir, detect_gpu, file_sha256, read_json
 
 log = logging.getLogger("engines")
 

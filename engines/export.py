@@ -25,7 +25,7 @@ import onnx
 import torch
 from torch import nn
 
-from .store import atomic_write_bytes
+from crossglg.io import atomic_write_bytes
 
 log = logging.getLogger("engines")
 

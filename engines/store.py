@@ -13,12 +13,13 @@ import logging
 import os
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from crossglg.io import atomic_open
 
 log = logging.getLogger("engines")
 
@@ -41,39 +42,10 @@ def cache_dir() -> Path:
     return path
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Write via a temporary file in the same folder + os.replace, so a crash never leaves half an engine."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_json(path: Path, payload: dict[str, Any]) -> Path:
-    return atomic_write_bytes(path, (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode())
-
-
 def atomic_copy(src: Path, dst: Path) -> Path:
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return dst
+    with open(src, "rb") as source, atomic_open(dst) as target:
+        shutil.copyfileobj(source, target)
+    return Path(dst)
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from crossglg.data import readers
 from crossglg.data.sequence import EmptySkeletonError, SkeletonSequence
+from crossglg.io import atomic_open
 
 DATASETS = ("ntu", "msr_action3d", "utkinect", "florence", "msrc12", "kinetics")
 
@@ -123,11 +123,8 @@ def _cached(csv: Path, read) -> list[SkeletonSequence]:
         arrays[f"joints{k}"] = s.joints
         arrays[f"times{k}"] = s.timestamps
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-        with os.fdopen(handle, "wb") as out:
+        with atomic_open(path) as out:
             np.savez(out, **arrays)
-        os.replace(tmp, path)
     except OSError:
         pass  # a read-only home only costs speed
     return samples

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crossglg.io import atomic_write_json
 from crossglg.skeleton import NTU25_JOINTS
 from crossglg.text.lexicon import PART_TO_JOINTS, emphasised_parts, joint_targets, key_joints
 
@@ -299,17 +299,7 @@ def save_descriptions(data: Descriptions | dict[str, Any], path: str | os.PathLi
     """Write atomically (temp file + rename) so an interrupted run never leaves a half-written file."""
     if isinstance(data, Descriptions):
         data = data.to_dict()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_json(path, data)
 
 
 # ---------------------------------------------------------------------------------------------- statistics

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from crossglg.io import atomic_open
+
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 NUM_JOINTS = 25
 
@@ -114,11 +116,8 @@ def encode_texts(
         raise ValueError(f"text encoder {encoder!r} returned {encoded.shape} for {len(unique)} texts")
     index = {t: i for i, t in enumerate(unique)}
     feats = _normalise(encoded[[index[t] for t in texts]])
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_open(path) as fh:
         np.savez(fh, features=feats, key=np.array(key), encoder=np.array(encoder))
-    os.replace(tmp, path)
     return feats
 
 
