@@ -27,7 +27,8 @@ from crossglg.models.registry import register_encoder
 class GraphConv(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, partitions: torch.Tensor):
         super().__init__()
-        self.register_buffer("partitions", partitions)
+        # own storage per block: safetensors refuses tensors that share memory
+        self.register_buffer("partitions", partitions.clone())
         self.edge_importance = nn.Parameter(torch.ones_like(partitions))
         self.conv = nn.Conv2d(in_channels, out_channels * partitions.shape[0], 1)
         self.out_channels = out_channels
