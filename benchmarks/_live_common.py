@@ -7,6 +7,8 @@ import platform
 import tomllib
 from pathlib import Path
 
+from crossglg.training.experiment import cpu_name
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("CROSSGLG_DATA", REPO.parent / "shared" / "data"))
 CPU_RECIPE = REPO / "train" / "configs" / "_cpu_recipe.toml"
@@ -34,14 +36,7 @@ def checkpoint(explicit: str | None, scratch: Path) -> tuple[Path, str]:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     load = ""
     if hasattr(os, "getloadavg"):
         load = f", load average {os.getloadavg()[0]:.1f} at start"

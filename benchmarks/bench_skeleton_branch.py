@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from crossglg.training.experiment import cpu_name
+
 DEFAULT_CONFIGS = [
     "infogcn:1.0:9:2",
     "infogcn:0.5:9:2",
@@ -32,17 +34,8 @@ DEFAULT_CONFIGS = [
 
 
 def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        pass
     return {
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
         "load_average_1m": os.getloadavg()[0],
         "torch": torch.__version__,

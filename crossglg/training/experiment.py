@@ -21,18 +21,21 @@ from crossglg.training.metrics import NovelSet, evaluate_embeddings, evaluate_se
 from crossglg.training.trainer import Trainer, WindowDataset, pick_device, seed_everything
 
 
-def machine_description() -> dict:
-    cpu = platform.processor() or ""
+def cpu_name() -> str:
+    """The processor's model name (Linux), for the machine line that every recorded figure carries."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return platform.processor() or platform.machine()
+
+
+def machine_description() -> dict:
     import os
 
-    info = {"cpu": cpu, "cpu_count": os.cpu_count(), "torch": torch.__version__,
+    info = {"cpu": cpu_name(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "python": platform.python_version()}
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
