@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
+import tempfile
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from crossglg.training.experiment import cpu_name
@@ -33,6 +37,29 @@ def checkpoint(explicit: str | None, scratch: Path) -> tuple[Path, str]:
     path = scratch / "untrained_cpu_recipe"
     save_checkpoint(path, model, classes=[f"class {i}" for i in range(12)])
     return path, f"untrained model, architecture of {CPU_RECIPE.name} {model_cfg}"
+
+
+def add_live_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every live-pipeline benchmark takes: which clip, model and backend, where to write."""
+    parser.add_argument("--clip", type=Path, default=DATA / "videos" / "tai_chi.mp4")
+    parser.add_argument("--checkpoint")
+    parser.add_argument("--backend", default="auto")
+    parser.add_argument("--out", type=Path)
+
+
+@contextmanager
+def live_model(args: argparse.Namespace) -> Iterator[tuple]:
+    """(embedder, backend name, gallery store seeded with the starter gallery, model description)."""
+    import torch
+
+    from demo.runtime import load_embedder
+    from demo.store import GalleryStore
+
+    torch.set_num_threads(2)
+    with tempfile.TemporaryDirectory() as scratch:
+        ckpt, what = checkpoint(args.checkpoint, Path(scratch))
+        embedder, backend = load_embedder(ckpt, args.backend)
+        yield embedder, backend, GalleryStore(embedder, Path(scratch) / "gallery"), what
 
 
 def machine() -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _live_common import DATA, checkpoint, machine  # noqa: E402
+from _live_common import add_live_arguments, live_model, machine  # noqa: E402
 
 
 def stages(clip: Path, embedder, gallery, stride: int) -> dict:
@@ -106,24 +105,13 @@ def live(clip: Path, embedder, gallery, loops: int, stride: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--clip", type=Path, default=DATA / "videos" / "tai_chi.mp4")
-    p.add_argument("--checkpoint")
-    p.add_argument("--backend", default="auto")
+    add_live_arguments(p)
     p.add_argument("--stride", type=int, default=5)
     p.add_argument("--loops", type=int, default=3, help="live playbacks of the clip")
-    p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
 
-    import torch
-
-    torch.set_num_threads(2)
-    from demo.runtime import load_embedder
-    from demo.store import GalleryStore
-
-    with tempfile.TemporaryDirectory() as scratch:
-        ckpt, what = checkpoint(args.checkpoint, Path(scratch))
-        embedder, backend = load_embedder(ckpt, args.backend)
-        gallery = GalleryStore(embedder, Path(scratch) / "gallery").gallery  # the starter gallery
+    with live_model(args) as (embedder, backend, store, what):
+        gallery = store.gallery  # the starter gallery
         result = {
             "machine": machine(),
             "model": what,

@@ -12,37 +12,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _live_common import DATA, checkpoint, machine, rss_mb  # noqa: E402
+from _live_common import add_live_arguments, live_model, machine, rss_mb  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_live_arguments(p)
     p.add_argument("--minutes", type=float, default=10.0)
-    p.add_argument("--clip", type=Path, default=DATA / "videos" / "tai_chi.mp4")
-    p.add_argument("--checkpoint")
-    p.add_argument("--backend", default="auto")
     p.add_argument("--sample", type=float, default=10.0, help="seconds between memory samples")
-    p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
 
-    import torch
-
-    torch.set_num_threads(2)
     from demo.pipeline import LivePipeline, Matcher, Settings
     from demo.pose import PoseEstimator
-    from demo.runtime import load_embedder
-    from demo.store import GalleryStore
 
-    with tempfile.TemporaryDirectory() as scratch:
-        ckpt, what = checkpoint(args.checkpoint, Path(scratch))
-        embedder, backend = load_embedder(ckpt, args.backend)
-        store = GalleryStore(embedder, Path(scratch) / "gallery")  # seeded with the starter gallery
+    with live_model(args) as (embedder, backend, store, what):
         settings = Settings()
         counts = {"updates": 0, "predictions": 0, "loops": 0}
         latencies: list[float] = []
