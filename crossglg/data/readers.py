@@ -59,6 +59,16 @@ def _table(path: Path, columns: int, what: str) -> np.ndarray:
     return np.array(rows)
 
 
+def _joint_frames(path: Path, joints: int, columns: int, what: str) -> np.ndarray:
+    """A file of one joint per line, ``joints`` lines per frame -> (T, joints, columns)."""
+    data = _table(path, columns, what)
+    if len(data) % joints:
+        raise SkeletonFormatError(
+            str(path), len(data), f"{len(data)} joint lines is not a whole number of {joints}-joint frames"
+        )
+    return data.reshape(-1, joints, columns)
+
+
 def _require_skeleton(path: Path, joints: np.ndarray) -> None:
     if np.count_nonzero(np.any(joints != 0, axis=(-2, -1))) < 2:
         raise EmptySkeletonError(str(path), None, "fewer than 2 frames hold a skeleton (all joints zero)")
@@ -175,12 +185,7 @@ def read_msr_action3d(path: str | Path) -> SkeletonSequence:
     """``aAA_sSS_eEE_skeleton3D.txt``: 20 lines ``x y z c`` per frame; columns are Kinect camera axes
     (x, y up, z depth), verified on the data (head above hips, feet point toward the sensor)."""
     path = Path(path)
-    data = _table(path, 4, "joint line (x y z c)")
-    if len(data) % 20:
-        raise SkeletonFormatError(
-            str(path), len(data), f"{len(data)} joint lines is not a whole number of 20-joint frames"
-        )
-    data = data.reshape(-1, 20, 4)
+    data = _joint_frames(path, 20, 4, "joint line (x y z c)")
     _require_skeleton(path, data[..., :3])
     match = MSR_NAME.search(path.name)
     action, subject = (int(match.group(1)), int(match.group(2))) if match else (0, -1)
@@ -203,12 +208,7 @@ def read_msr_action3d(path: str | Path) -> SkeletonSequence:
 def read_florence(path: str | Path) -> SkeletonSequence:
     """``aAA_sS_idN.txt``: 15 lines ``x y z`` in millimetres per frame (OpenNI order)."""
     path = Path(path)
-    data = _table(path, 3, "joint line (x y z)")
-    if len(data) % 15:
-        raise SkeletonFormatError(
-            str(path), len(data), f"{len(data)} joint lines is not a whole number of 15-joint frames"
-        )
-    data = data.reshape(-1, 15, 3) / 1000.0
+    data = _joint_frames(path, 15, 3, "joint line (x y z)") / 1000.0
     _require_skeleton(path, data)
     match = FLORENCE_NAME.search(path.name)
     action, subject = (int(match.group(1)), int(match.group(2))) if match else (0, -1)
