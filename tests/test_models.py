@@ -278,3 +278,18 @@ def test_infogcn_input_is_relative_to_ancestors_on_a_tree_rooted_at_spine_mid():
     np.testing.assert_allclose(
         rel2[idx("spine shoulder")], joints[idx("spine shoulder")] - joints[idx("spine mid")], rtol=1e-6
     )
+
+
+def test_structure_loss_anchors_embedding_relations_to_the_coordinates():
+    from crossglg.models.losses import structure_loss
+
+    raw = torch.randn(8, 3, 60, 25, 2)
+    assert float(structure_loss(raw.flatten(1) * 3.0, raw)) < 1e-10  # same relations, any scale
+    assert float(structure_loss(torch.randn(8, 16), raw)) > 0.01
+    model = build_model({"num_classes": 3, **SMALL, "alpha_structure": 2.0}).train()
+    labels = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    _, terms = model.loss(model(raw, labels), labels)
+    assert terms["structure"] > 0
+    model.eval()
+    _, terms = model.loss(model(raw, labels), labels)
+    assert "structure" not in terms  # a training term only

@@ -75,7 +75,7 @@ def alive_elsewhere(job: dict) -> bool:
     return True
 
 
-def run_queue(todo: list[dict], parallel: int, threads: int) -> None:
+def run_queue(todo: list[dict], parallel: int, threads: int, overrides: list[str]) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     log = OUT / "commands.log"
     running: list[tuple[dict, subprocess.Popen, float]] = []
@@ -99,7 +99,7 @@ def run_queue(todo: list[dict], parallel: int, threads: int) -> None:
                 break
             job = ready[0]
             pending.remove(job)
-            cmd = command(job, threads)
+            cmd = command(job, threads) + [a for o in overrides for a in ("--set", o)]
             job["run_dir"].mkdir(parents=True, exist_ok=True)
             with open(log, "a") as f:
                 f.write(" ".join(cmd[1:]).replace(sys.executable, ".venv/bin/python") + "\n")
@@ -119,8 +119,9 @@ def summary(seeds: list[int] | None = None) -> dict:
         res = json.loads(path.read_text())
         if seeds is not None and res["seed"] not in seeds:
             continue
-        row = table.setdefault(res["config"], {"seeds": [], "mean": [], "sets": {}, "wall_s": []})
+        row = table.setdefault(res["config"], {"seeds": [], "mean": [], "sets": {}, "wall_s": [], "val": []})
         row["seeds"].append(res["seed"])
+        row["val"].append(max(h.get("val_top1", float("nan")) for h in res["history"]))
         row["mean"].append(res["mean_over_sets"]["top1_mean"])
         row["wall_s"].append(res["train_wall_s"])
         for name, s in res["sets"].items():
@@ -131,6 +132,7 @@ def summary(seeds: list[int] | None = None) -> dict:
             "seeds": row["seeds"], "top1_mean_over_sets": float(np.mean(row["mean"])),
             "top1_std_over_seeds": float(np.std(row["mean"])),
             "train_wall_s_mean": float(np.mean(row["wall_s"])),
+            "best_val_top1_mean": float(np.mean(row["val"])),
             "sets": {k: {"top1": float(np.mean([a for a, _ in v])),
                          "top1_std": float(np.std([a for a, _ in v])),
                          "top5": float(np.mean([b for _, b in v]))} for k, v in row["sets"].items()},
@@ -146,8 +148,8 @@ def markdown(raw_eval: Path | None = None) -> str:
     """The results tables of docs/results.md from the finished runs (and the raw 1-NN eval.json)."""
     s = summary()
     sets = ["msr_action3d", "utkinect", "florence"]
-    head = ("| encoder | row | seeds | MSR Action3D 1/5/9/13/17 | UTKinect | Florence | **mean** | "
-            "train wall s / run |\n|---|---|---|---|---|---|---|---|\n")
+    head = ("| encoder | row | seeds | validation (base) | MSR Action3D 1/5/9/13/17 | UTKinect | Florence | "
+            "**mean** | train wall s / run |\n|---|---|---|---|---|---|---|---|---|\n")
     lines = []
     if raw_eval is not None and raw_eval.is_file():
         r = json.loads(raw_eval.read_text())
@@ -159,12 +161,12 @@ def markdown(raw_eval: Path | None = None) -> str:
         for enc, row in ROWS:
             name = f"kinect_{base_key}_{enc}_{row}"
             if name not in s:
-                lines.append(f"| {enc} | {ROW_TITLES[row]} | - | not run | | | | |\n")
+                lines.append(f"| {enc} | {ROW_TITLES[row]} | - | not run | | | | | |\n")
                 continue
             r = s[name]
             cells = " | ".join(f"{r['sets'][k]['top1']:.1f} ± {r['sets'][k]['top1_std']:.1f}" for k in sets)
             seeds = ",".join(map(str, sorted(r["seeds"])))
-            lines.append(f"| {enc} | {ROW_TITLES[row]} | {seeds} | {cells} | "
+            lines.append(f"| {enc} | {ROW_TITLES[row]} | {seeds} | {r['best_val_top1_mean']:.1f} | {cells} | "
                          f"**{r['top1_mean_over_sets']:.1f} ± {r['top1_std_over_seeds']:.1f}** | "
                          f"{r['train_wall_s_mean']:.0f} |\n")
     return "".join(lines)
@@ -199,21 +201,28 @@ def per_class(base_key: str, rows: tuple[str, ...] = ("baseline", "full"), encod
 
 
 def main(argv=None) -> int:
+    global OUT
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--bases", nargs="+", default=list(BASES), choices=list(BASES))
     p.add_argument("--rows", nargs="+", default=None, help="e.g. infogcn:baseline stgcn:full")
     p.add_argument("--parallel", type=int, default=2)
+    p.add_argument("--out", type=Path, default=OUT, help="folder of the runs (default runs/ablation)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="config override passed to every run, e.g. model.alpha_structure=0")
     p.add_argument("--threads", type=int, default=1, help="torch threads per run")
     p.add_argument("--summary", action="store_true", help="print the tables of finished runs and exit")
     p.add_argument("--markdown", type=Path, metavar="RAW_EVAL_JSON",
                    help="print the docs/results.md tables (give the raw 1-NN eval.json) and exit")
     args = p.parse_args(argv)
+    OUT = args.out.resolve()
     if args.markdown is not None:
         print(markdown(args.markdown))
         for base_key in args.bases:
-            print(f"\n**Per class, base = {BASES[base_key]}** (top-1 %, mean over seeds and draws)\n")
-            print(per_class(base_key, raw_eval=args.markdown))
+            for encoder in ("infogcn", "stgcn"):
+                print(f"\n**Per class, base = {BASES[base_key]}, {encoder}** "
+                      "(top-1 %, mean over seeds and draws)\n")
+                print(per_class(base_key, encoder=encoder, raw_eval=args.markdown))
         return 0
     if args.summary:
         s = summary()
@@ -224,7 +233,7 @@ def main(argv=None) -> int:
                   f"{row['top1_std_over_seeds']:.1f}   {sets}")
         return 0
     rows = ROWS if args.rows is None else [tuple(r.split(":")) for r in args.rows]
-    run_queue(jobs(args.seeds, args.bases, rows), args.parallel, args.threads)
+    run_queue(jobs(args.seeds, args.bases, rows), args.parallel, args.threads, args.set)
     return 0
 
 

@@ -36,6 +36,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "alpha_mmd": 0.1,
     "alpha_z_mean": 1e-4,
     "label_smoothing": 0.1,
+    "alpha_structure": 0.0,  # ours: keep raw-coordinate sample relations (models/losses.py)
     "dropout": 0.0,
     "encoder_options": {},  # encoder-specific keyword arguments, e.g. {"ancestor_k": 2}
 }

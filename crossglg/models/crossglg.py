@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from crossglg.models.losses import calibration_loss, classification_loss, consistency_loss
+from crossglg.models.losses import calibration_loss, classification_loss, consistency_loss, structure_loss
 
 
 @dataclass
@@ -173,6 +173,8 @@ class CrossGLG(nn.Module):
             out["importance"] = importance
         out.update(self.encoder.head(feats.mean(dim=(2, 3))))
         out["logits"] = self.classifier(out["embedding"])
+        if self.training and self.config["alpha_structure"] > 0:
+            out["input"] = x
         if self.l2g is not None and text is not None and labels is not None:
             _check_text(text, labels, self.config["text_dim"])
             pooled, attention = self.l2g(feats, text.joint_feats[labels], text.global_feats[labels])
@@ -202,6 +204,10 @@ class CrossGLG(nn.Module):
                 cfg["alpha_calibrate"],
                 calibration_loss(out["importance"], text.joint_targets[labels]),
             )
+        if "input" in out:
+            # on the embedding inference uses (InfoGCN: the mean, not the noisy training sample)
+            anchored = out.get("mu", out["embedding"])
+            weighted["structure"] = (cfg["alpha_structure"], structure_loss(anchored, out["input"]))
         encoder_weights = {"mmd": cfg["alpha_mmd"], "z_mean_norm": cfg["alpha_z_mean"]}
         for name, value in self.encoder.extra_losses(out, labels).items():
             weighted[name] = (encoder_weights.get(name, 1.0), value)

@@ -35,3 +35,19 @@ def classification_loss(
     logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.1
 ) -> torch.Tensor:
     return F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
+
+
+def centred_similarity(x: torch.Tensor) -> torch.Tensor:
+    """(N, D) -> (N, N) cosine similarity after removing the batch mean (Pearson-like, in [-1, 1])."""
+    x = F.normalize(x - x.mean(dim=0, keepdim=True), dim=1)
+    return x @ x.t()
+
+
+def structure_loss(embedding: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+    """MSE between the batch's similarity structure in embedding space and in raw-coordinate space.
+
+    Ours, not the paper's: with a few dozen base classes the classification losses keep only what
+    separates those classes, and one-shot transfer to whole-body actions suffers (docs/results.md).
+    Anchoring the relations between samples to those of the coordinates keeps that information.
+    """
+    return F.mse_loss(centred_similarity(embedding), centred_similarity(raw.flatten(1)).detach())

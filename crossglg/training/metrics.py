@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from crossglg.oneshot import l2_normalise
+
 
 @dataclass
 class Episode:
@@ -31,11 +33,6 @@ class NovelSet:
     episodes: list[Episode]
     subjects: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
-
-
-def l2_normalise(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), eps)
 
 
 def raw_window_embeddings(windows: np.ndarray) -> np.ndarray:
