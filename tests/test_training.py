@@ -31,7 +31,9 @@ def test_every_config_loads_and_inherits():
     assert full["model"]["g2l"] and full["model"]["l2g"]
     assert not base["model"]["g2l"] and not base["model"]["l2g"]
     assert full["optim"] == base["optim"]  # the ablation rows differ only by the flags
+    assert full["model"]["alpha_structure"] == base["model"]["alpha_structure"] == 10.0
     paper = load_config(CONFIGS / "paper_recipe.toml")
+    assert paper["model"].get("alpha_structure", 0.0) == 0.0  # the paper's losses only
     o = paper["optim"]
     assert (o["lr"], o["batch_size"], o["nesterov"], o["epochs"]) == (0.05, 128, True, 110)
 
@@ -91,7 +93,8 @@ def test_train_writes_logs_and_checkpoint_and_a_seed_fixes_the_run(kinect_cfg, t
         assert (tmp_path / "a" / name).is_file(), name
     assert list((tmp_path / "a" / "tb").glob("events.out.tfevents.*"))
     row = next(csv.DictReader(open(tmp_path / "a" / "metrics.csv")))
-    for term in ("loss_ce", "loss_ce_cm", "loss_calibrate", "loss_consistency", "val_top1", "samples_per_s"):
+    for term in ("loss_ce", "loss_ce_cm", "loss_calibrate", "loss_consistency", "loss_structure", "val_top1",
+                 "samples_per_s"):
         assert term in row, term
     ckpt = load_checkpoint(tmp_path / "a" / "checkpoint")
     assert ckpt.config["classes"][0] == "duck"  # MSRC-12 base minus validation classes
