@@ -32,15 +32,15 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
 
     from crossglg.models import build_model
+    from crossglg.text.encoder import text_features
     from crossglg.training.config import load_config
     from crossglg.training.data import prepare_data
     from crossglg.training.experiment import machine_description, make_augmenter
-    from crossglg.training.text import build_text_features
     from crossglg.training.trainer import WindowDataset
 
     cfg = load_config(None, [f'data.root="{args.data_root}"'])
     data = prepare_data(cfg)
-    text = build_text_features(data.descriptions)
+    text = text_features(data.descriptions)
     machine = machine_description()
     for recipe in args.recipe or ["infogcn:1.0:9", "infogcn:0.5:9", "infogcn:0.25:3", "stgcn:0.25:3"]:
         enc, width, depth, *rest = recipe.split(":")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from crossglg.training.metrics import Episode, NovelSet, evaluate_embeddings, score_episode
+from crossglg.training.metrics import Episode, NovelSet, evaluate_embeddings, more_shots_top1, score_episode
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "train" / "configs" / "kinect_msrc12_msr_infogcn_full.toml"
@@ -47,6 +47,22 @@ def test_mean_and_std_over_draws_and_per_class():
     assert res["per_class_top1"] == {"a": 100.0, "b": 0.0}
 
 
+def test_more_shots_ceiling_by_hand():
+    # 3 subjects x 2 classes (a along x, b along y); subject 0's "b" sample points mostly like "a".
+    rng = np.random.default_rng(0)
+    emb = np.array([[1, 0, 0], [0, 1, 0]] * 3, np.float64) + rng.normal(0, 1e-3, (6, 3))
+    emb[1] = [1, 0.3, 0]
+    labels, subjects = np.array([0, 1] * 3), np.array([0, 0, 1, 1, 2, 2])
+    toy = NovelSet("toy", np.zeros((6, 3, 60, 25, 2)), labels, ["a", "b"], [], subjects)
+    res = more_shots_top1(emb, toy, shots=(1, 2, 3))
+    # Leave one subject out: only the odd sample itself is missed (the true "a"s are nearer to each other).
+    assert res["all"] == pytest.approx(100 * 5 / 6)
+    assert "3" not in res  # three gallery subjects would leave no query
+    assert 50.0 <= res["1"] < 100.0 and res["2"] >= 75.0
+    with pytest.raises(ValueError, match="toy: no subject ids"):
+        more_shots_top1(emb, NovelSet("toy", toy.windows, labels, ["a", "b"], []))
+
+
 def test_dropping_empty_body_slots_keeps_embeddings(data_root):
     """Evaluation skips the empty second body; the encoders must give the same embedding either way."""
     from crossglg.models import build_model
@@ -81,6 +97,8 @@ def test_eval_cli_raw_baseline_and_checkpoint(data_root, tmp_path):
         assert len(res["per_class_top1"]) == res["num_classes"]
         assert (tmp_path / "raw" / f"confusion_{name}.png").stat().st_size > 5000
         assert (tmp_path / "raw" / f"tsne_{name}.png").stat().st_size > 5000
+        # With every other subject's samples as the gallery, 1-NN must do better than with one exemplar.
+        assert res["more_shots_top1"]["all"] > res["top1_mean"] + 5, name
 
     cfg = load_config(CONFIG, [f'data.root="{data_root}"', "model.width=0.125", "optim.epochs=1",
                                "optim.batch_size=8", "train.max_steps_per_epoch=2", "train.progress=false",

@@ -74,6 +74,9 @@ def test_plugin_encoder_and_text_features_use_the_lexicon(tmp_path, trigram):
     assert tuple(tf.global_feats.shape) == (k, 64) and tuple(tf.joint_feats.shape) == (k, 25, 64)
     for i, c in enumerate(desc.classes):
         np.testing.assert_allclose(tf.joint_targets[i].numpy(), joint_targets(c.global_text))
+    # the config's text.target_smoothing reaches the targets: 1.0 spreads all mass evenly
+    uniform = text_features(desc, encoder=trigram, cache_dir=tmp_path, smoothing=1.0).joint_targets
+    np.testing.assert_allclose(uniform.numpy(), np.full((k, 25), 1 / 25), rtol=1e-6)
     # plain lists are accepted and give the same numbers
     pairs = [(c.global_text, list(c.joints)) for c in desc.classes]
     plain = encode_descriptions(pairs, encoder=trigram, cache_dir=tmp_path)

@@ -43,6 +43,8 @@ def test_overrides_and_clear_errors(tmp_path):
     assert cfg["optim"]["lr"] == 0.1 and cfg["model"]["encoder"] == "stgcn"
     with pytest.raises(ConfigError, match="optim.lr"):
         load_config(None, ["optim.lr=-1"])
+    with pytest.raises(ConfigError, match="text.target_smoothing: 1.5"):
+        load_config(None, ["text.target_smoothing=1.5"])
     bad = tmp_path / "bad.toml"
     bad.write_text("[optim]\nlr = \n")
     with pytest.raises(ConfigError, match="bad.toml"):

@@ -1,6 +1,7 @@
 """crossglg-eval: one-shot evaluation of a checkpoint on a protocol's novel sets.
 
-Writes eval.json (top-1 / top-5 mean ± std over exemplar draws, per-class accuracy, confusion matrices),
+Writes eval.json (top-1 / top-5 mean ± std over exemplar draws, per-class accuracy, confusion matrices, and
+for scale the same embedding's 1-NN with 2 / 3 / 5 exemplar subjects and with every other subject),
 confusion_<set>.png and tsne_<set>.png into --out.
 
     crossglg-eval train/configs/kinect_msrc12_msr_full.toml --checkpoint runs/full_s0/checkpoint --out DIR

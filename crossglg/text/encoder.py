@@ -166,16 +166,18 @@ def encode_descriptions(
 
 
 def text_features(
-    descriptions: Any, encoder: str = DEFAULT_ENCODER, cache_dir: str | os.PathLike | None = None
+    descriptions: Any, encoder: str = DEFAULT_ENCODER, cache_dir: str | os.PathLike | None = None,
+    smoothing: float | None = None,
 ):
     """Everything the model's loss needs: ``crossglg.models.TextFeatures`` with JID targets from the
-    body-part lexicon applied to each global description."""
+    body-part lexicon applied to each global description (``smoothing``: see ``lexicon.joint_targets``)."""
     from crossglg.models import TextFeatures
-    from crossglg.text.lexicon import joint_targets
+    from crossglg.text.lexicon import DEFAULT_SMOOTHING, joint_targets
 
     pairs = _pairs(descriptions)
     feats = encode_descriptions(pairs, encoder, cache_dir)
-    targets = np.stack([joint_targets(g) for g, _ in pairs]).astype(np.float32)
+    smoothing = DEFAULT_SMOOTHING if smoothing is None else smoothing
+    targets = np.stack([joint_targets(g, smoothing) for g, _ in pairs]).astype(np.float32)
     return TextFeatures(feats["global"], feats["joints"], targets)
 
 

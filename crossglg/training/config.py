@@ -32,7 +32,8 @@ DEFAULTS: dict[str, Any] = {
         "g2l": True,
         "l2g": True,
     },
-    "text": {"encoder": "all-MiniLM-L6-v2"},
+    # target_smoothing: the share of each JID target spread evenly over all joints (lexicon.joint_targets)
+    "text": {"encoder": "all-MiniLM-L6-v2", "target_smoothing": 0.1},
     "optim": {
         # The paper's InfoGCN recipe: SGD + Nesterov, lr 0.05, batch 128, warm-up then decay.
         "lr": 0.05,
@@ -137,6 +138,8 @@ def validate_config(cfg: dict) -> None:
         ("seed", cfg["seed"], lambda v: isinstance(v, int)),
         ("train.device", cfg["train"]["device"], lambda v: isinstance(v, str)),
         ("train.amp", cfg["train"]["amp"], lambda v: v in ("auto", True, False)),
+        ("text.target_smoothing", cfg["text"]["target_smoothing"],
+         lambda v: isinstance(v, int | float) and 0 <= v <= 1),
         ("data.protocol", cfg["data"]["protocol"],
          lambda v: v in ("kinect_oneshot", "all_public", "ntu120_oneshot", "ntu60_oneshot")),
     ]

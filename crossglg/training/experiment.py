@@ -17,7 +17,13 @@ import torch
 
 from crossglg.io import atomic_write_json
 from crossglg.training.ddp import DistInfo, init_distributed, shutdown_distributed
-from crossglg.training.metrics import NovelSet, evaluate_embeddings, evaluate_sets, raw_window_embeddings
+from crossglg.training.metrics import (
+    NovelSet,
+    evaluate_embeddings,
+    evaluate_sets,
+    more_shots_top1,
+    raw_window_embeddings,
+)
 from crossglg.training.trainer import Trainer, WindowDataset, pick_device, seed_everything
 
 
@@ -67,8 +73,8 @@ def train_experiment(cfg: dict, run_dir: Path, resume: bool = True, log=print) -
     """Trains one config; returns the final results (validation-selected checkpoint on the novel sets)."""
     from crossglg.checkpoint import save_checkpoint
     from crossglg.models import build_model
+    from crossglg.text.encoder import text_features
     from crossglg.training.data import prepare_data
-    from crossglg.training.text import build_text_features
 
     run_dir = Path(run_dir)
     device = pick_device(cfg["train"]["device"])
@@ -80,7 +86,10 @@ def train_experiment(cfg: dict, run_dir: Path, resume: bool = True, log=print) -
         t_start = time.perf_counter()
         data = prepare_data(cfg)
         uses_text = bool(cfg["model"].get("g2l", True) or cfg["model"].get("l2g", True))
-        text = build_text_features(data.descriptions, cfg["text"]["encoder"]) if uses_text else None
+        text = None
+        if uses_text:
+            text = text_features(data.descriptions, cfg["text"]["encoder"],
+                                 smoothing=cfg["text"]["target_smoothing"])
         seed_everything(cfg["seed"])
         model = build_model(model_config(cfg, len(data.class_names)))
         if dist_info.is_main:
@@ -172,10 +181,16 @@ def evaluate_protocol(cfg: dict, checkpoint: Path | None, out_dir: Path, figures
     for s in data.test_sets:
         emb = embed(s.windows)
         res = evaluate_embeddings(emb, s)
+        if s.subjects is not None:
+            res["more_shots_top1"] = more_shots_top1(emb, s)
         report["sets"][s.name] = res
         log(f"{s.name}: top-1 {res['top1_mean']:.1f} ± {res['top1_std']:.1f}  "
             f"top-5 {res['top5_mean']:.1f} ± {res['top5_std']:.1f}  ({res['draws']} draws, "
             f"{res['num_queries']} queries)")
+        if "more_shots_top1" in res:
+            log("  with more examples: " + ", ".join(
+                f"{'all other subjects' if k == 'all' else k + '-shot'} {v:.1f}"
+                for k, v in res["more_shots_top1"].items()))
         if figures:
             from crossglg.training.plots import plot_confusion, plot_embedding_map
 
@@ -187,6 +202,10 @@ def evaluate_protocol(cfg: dict, checkpoint: Path | None, out_dir: Path, figures
                                title=f"{s.name}: t-SNE of query embeddings")
     sets = report["sets"].values()
     report["mean_over_sets"] = {k: float(np.mean([r[k] for r in sets])) for k in ("top1_mean", "top5_mean")}
+    shared = set.intersection(*(set(r.get("more_shots_top1", {})) for r in sets)) if sets else set()
+    if shared:
+        report["mean_over_sets"]["more_shots_top1"] = {
+            k: float(np.mean([r["more_shots_top1"][k] for r in sets])) for k in sorted(shared)}
     report["eval_wall_s"] = time.perf_counter() - t0
     atomic_write_json(out_dir / "eval.json", report)
     return report

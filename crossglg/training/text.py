@@ -1,13 +1,10 @@
-"""Per-class text features for training: the description of every class in the merged label space.
+"""The description of every class in the merged training label space (for the text features).
 
 Base classes from several data sets share one label space (e.g. MSRC-12's 12 + MSR Action3D's 15), and each
 keeps the description written for its own data set's class list.
 """
 
 from __future__ import annotations
-
-import numpy as np
-import torch
 
 # Data set name (SkeletonSequence.dataset) -> class-list / description file name.
 CLASS_LIST_OF = {
@@ -36,17 +33,3 @@ def class_descriptions(class_keys: list[tuple[str, int]]):
         out.append(cache[list_name].by_id(int(label) + 1))
     return out
 
-
-def build_text_features(descriptions, encoder: str = "all-MiniLM-L6-v2"):
-    """TextFeatures (global (K, Dt), joints (K, 25, Dt), key-joint targets (K, 25)) for the model's losses."""
-    from crossglg.models import TextFeatures
-    from crossglg.text.encoder import encode_descriptions
-    from crossglg.text.lexicon import joint_targets
-
-    enc = encode_descriptions(descriptions, encoder=encoder)
-    targets = np.stack([joint_targets(d.global_text) for d in descriptions]).astype(np.float32)
-    return TextFeatures(
-        torch.as_tensor(np.asarray(enc["global"], dtype=np.float32)),
-        torch.as_tensor(np.asarray(enc["joints"], dtype=np.float32)),
-        torch.as_tensor(targets),
-    )
