@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from crossglg.io import atomic_open
+from crossglg.text.lexicon import DEFAULT_SMOOTHING, joint_targets
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 NUM_JOINTS = 25
@@ -167,16 +168,14 @@ def encode_descriptions(
 
 def text_features(
     descriptions: Any, encoder: str = DEFAULT_ENCODER, cache_dir: str | os.PathLike | None = None,
-    smoothing: float | None = None,
+    smoothing: float = DEFAULT_SMOOTHING,
 ):
     """Everything the model's loss needs: ``crossglg.models.TextFeatures`` with JID targets from the
     body-part lexicon applied to each global description (``smoothing``: see ``lexicon.joint_targets``)."""
     from crossglg.models import TextFeatures
-    from crossglg.text.lexicon import DEFAULT_SMOOTHING, joint_targets
 
     pairs = _pairs(descriptions)
     feats = encode_descriptions(pairs, encoder, cache_dir)
-    smoothing = DEFAULT_SMOOTHING if smoothing is None else smoothing
     targets = np.stack([joint_targets(g, smoothing) for g, _ in pairs]).astype(np.float32)
     return TextFeatures(feats["global"], feats["joints"], targets)
 
