@@ -8,6 +8,7 @@ docs/performance.md; on a GPU, torch's cuDNN path beats ONNX Runtime's CPU provi
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from abc import ABC, abstractmethod
@@ -122,7 +123,9 @@ class TorchBackend(Backend):
         self.device = str(torch.device(device))
         if cuda_graphs and not self.device.startswith("cuda"):
             raise ValueError("CUDA graphs need a CUDA device")
-        self.branch = branch.to(self.device).eval()
+        # A copy: Module.to() and .eval() act in place, so two backends sharing the caller's module
+        # (CPU and CUDA, say) would pull each other's weights across devices.
+        self.branch = copy.deepcopy(branch).to(self.device).eval()
         self.cuda_graphs = cuda_graphs
         self.model_hash = model_hash
         self.threads = threads  # None: torch's process-wide setting

@@ -213,6 +213,22 @@ def test_torch_backend_via_load_backend(model, real_windows):
     np.testing.assert_allclose(backend(real_windows[:2]), want, atol=1e-6)
 
 
+def test_torch_backends_do_not_share_or_change_the_callers_module(model, real_windows):
+    # Found on a GPU: Module.to() acts in place, so a CPU backend built after a CUDA one from the same
+    # module pulled the CUDA backend's weights back to the CPU. Each backend must own its copy.
+    branch = model.skeleton_branch().train()
+    try:
+        first, second = TorchBackend(branch, "cpu"), TorchBackend(branch, "cpu")
+        assert branch.training, "building a backend put the caller's module into eval mode"
+    finally:
+        branch.eval()  # the module-scoped fixture stays in eval mode for the other tests
+    assert first.branch is not branch and second.branch is not first.branch
+    with torch.no_grad():
+        next(second.branch.parameters()).add_(1.0)  # changing one backend's weights leaves the other alone
+    with torch.inference_mode():
+        want = model.skeleton_branch().eval()(torch.from_numpy(real_windows[:2])).numpy()
+    np.testing.assert_allclose(first(real_windows[:2]), want, atol=1e-6)
+
 # -- engine builds ---------------------------------------------------------------------------------
 
 

@@ -58,10 +58,15 @@ def text_available() -> bool:
     return True
 
 
+def _shown(path: Path) -> str:
+    """Repo-relative where possible, so commands.log reads the same on every machine."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def command(job: dict, threads: int) -> list[str]:
-    return [sys.executable, "-m", "train.train", str(job["config"].relative_to(ROOT)),
-            "--run-dir", str(job["run_dir"].relative_to(ROOT)), "--seed", str(job["seed"]),
-            "--set", f'data.prepared="{frozen_data(job["base"]).relative_to(ROOT)}"',
+    return [sys.executable, "-m", "train.train", _shown(job["config"]),
+            "--run-dir", _shown(job["run_dir"]), "--seed", str(job["seed"]),
+            "--set", f'data.prepared="{_shown(frozen_data(job["base"]))}"',
             "--set", f"train.threads={threads}", "--set", "train.progress=false"]
 
 
