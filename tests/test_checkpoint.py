@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -147,3 +148,23 @@ def test_bad_model_config_is_reported(saved):
     (path / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(CheckpointError, match="field 'model' does not build"):
         load_checkpoint(path)
+
+
+SHIPPED = sorted(p for p in (Path(__file__).resolve().parents[1] / "resources" / "models").iterdir()
+                 if (p / "config.json").is_file())
+
+
+@pytest.mark.parametrize("folder", SHIPPED, ids=lambda p: p.name)
+def test_shipped_models_load_match_their_hash_and_stay_small(folder):
+    """Every model under resources/models: <= 10 MB, its weights are the ones its config names, and it
+    embeds a window into unit-length rows (the default and the full-width GPU model alike)."""
+    from crossglg.oneshot import Embedder
+
+    size = sum(f.stat().st_size for f in folder.iterdir())
+    assert size <= 10_000_000, f"{folder.name} is {size / 1e6:.1f} MB"
+    ckpt = load_checkpoint(folder)
+    assert skeleton_branch_hash(ckpt.model) == read_checkpoint_config(folder)["model_hash"]
+    assert len(ckpt.classes) == 51  # every class of the four public Kinect sets
+    torch.manual_seed(0)
+    emb = Embedder(str(folder)).embed(torch.randn(2, 3, 60, 25, 2).numpy())
+    assert emb.shape[0] == 2 and torch.allclose(torch.from_numpy(emb).norm(dim=1), torch.ones(2), atol=1e-5)
