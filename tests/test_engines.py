@@ -229,6 +229,7 @@ def test_torch_backends_do_not_share_or_change_the_callers_module(model, real_wi
         want = model.skeleton_branch().eval()(torch.from_numpy(real_windows[:2])).numpy()
     np.testing.assert_allclose(first(real_windows[:2]), want, atol=1e-6)
 
+
 # -- engine builds ---------------------------------------------------------------------------------
 
 
