@@ -124,10 +124,13 @@ def summary(seeds: list[int] | None = None) -> dict:
         res = json.loads(path.read_text())
         if seeds is not None and res["seed"] not in seeds:
             continue
-        row = table.setdefault(res["config"], {"seeds": [], "mean": [], "sets": {}, "wall_s": [], "val": []})
+        row = table.setdefault(res["config"], {"seeds": [], "mean": [], "sets": {}, "wall_s": [], "val": [],
+                                              "last": []})
         row["seeds"].append(res["seed"])
         row["val"].append(max(h.get("val_top1", float("nan")) for h in res["history"]))
         row["mean"].append(res["mean_over_sets"]["top1_mean"])
+        if "last_epoch" in res:  # runs made before the last epoch was scored too have no entry
+            row["last"].append(res["last_epoch"]["mean_over_sets"]["top1_mean"])
         row["wall_s"].append(res["train_wall_s"])
         for name, s in res["sets"].items():
             row["sets"].setdefault(name, []).append((s["top1_mean"], s["top5_mean"]))
@@ -138,6 +141,8 @@ def summary(seeds: list[int] | None = None) -> dict:
             "top1_std_over_seeds": float(np.std(row["mean"])),
             "train_wall_s_mean": float(np.mean(row["wall_s"])),
             "best_val_top1_mean": float(np.mean(row["val"])),
+            "last_epoch_top1_mean_over_sets":
+                float(np.mean(row["last"])) if len(row["last"]) == len(row["seeds"]) else None,
             "sets": {k: {"top1": float(np.mean([a for a, _ in v])),
                          "top1_std": float(np.std([a for a, _ in v])),
                          "top5": float(np.mean([b for _, b in v]))} for k, v in row["sets"].items()},
@@ -234,8 +239,10 @@ def main(argv=None) -> int:
         (OUT / "summary.json").write_text(json.dumps(s, indent=2))
         for name, row in s.items():
             sets = "  ".join(f"{k} {v['top1']:.1f}±{v['top1_std']:.1f}" for k, v in row["sets"].items())
+            last = row["last_epoch_top1_mean_over_sets"]
             print(f"{name:36s} seeds {row['seeds']} mean {row['top1_mean_over_sets']:.1f} ± "
-                  f"{row['top1_std_over_seeds']:.1f}   {sets}")
+                  f"{row['top1_std_over_seeds']:.1f}   {sets}"
+                  + ("" if last is None else f"   last epoch {last:.1f}"))
         return 0
     rows = ROWS if args.rows is None else [tuple(r.split(":")) for r in args.rows]
     run_queue(jobs(args.seeds, args.bases, rows), args.parallel, args.threads, args.set)

@@ -118,6 +118,10 @@ def train_experiment(cfg: dict, run_dir: Path, resume: bool = True, log=print) -
                    "machine": machine_description(), "world_size": dist_info.world_size, "history": history}
         if data.test_sets:
             results.update(evaluate_checkpoint_on(run_dir / "checkpoint", data.test_sets, device))
+            # The selected epoch is the best of many noisy validation scores; the last epoch is what a
+            # run without a validation split (the shipped model) keeps, so both are reported.
+            last = evaluate_sets(trainer.embed, data.test_sets)
+            results["last_epoch"] = {"epoch": history[-1]["epoch"], **last}
         atomic_write_json(run_dir / "results.json", results)
         return results
     finally:
