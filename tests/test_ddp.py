@@ -24,7 +24,8 @@ def test_torchrun_two_processes_gloo(data_root, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "world size 2" in proc.stdout + proc.stderr
     results = json.loads((run / "results.json").read_text())
-    assert results["world_size"] == 2
+    assert results["world_size"] == 2 and results["last_epoch"]["epoch"] == 1
+    assert "(last epoch)" in proc.stdout
     row = next(csv.DictReader(open(run / "metrics.csv")))
     # 3 steps x 4 samples per rank x 2 ranks were counted; the loss was averaged over both ranks.
     assert float(row["loss_total"]) > 0

@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"shipped to {ship_checkpoint(run_dir, args.ship)}")
     if results and "mean_over_sets" in results:
         print(f"{cfg['name']} seed {cfg['seed']}: mean top-1 over novel sets "
-              f"{results['mean_over_sets']['top1_mean']:.2f}  ({run_dir / 'results.json'})")
+              f"{results['mean_over_sets']['top1_mean']:.2f} (selected epoch), "
+              f"{results['last_epoch']['mean_over_sets']['top1_mean']:.2f} (last epoch)  "
+              f"({run_dir / 'results.json'})")
     return 0
 
 
