@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from crossglg.paths import data_root
 from crossglg.training.experiment import cpu_name
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("CROSSGLG_DATA", REPO.parent / "shared" / "data"))
+DATA = data_root()
 CPU_RECIPE = REPO / "train" / "configs" / "_cpu_recipe.toml"
 
 

@@ -28,9 +28,9 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from engines import OnnxRuntimeBackend, TorchBackend, available_backends, load_backend  # noqa: E402
+from crossglg.checkpoint import open_model  # noqa: E402
+from engines import OnnxRuntimeBackend, TunedTorchBackend, available_backends, load_backend  # noqa: E402
 from engines.backends import cached_onnx, physical_cores  # noqa: E402
-from engines.export import resolve_model  # noqa: E402
 
 
 def machine() -> dict:
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     torch.set_num_threads(physical_cores())
-    resolved = resolve_model(load_model(args.checkpoint, args.config))
+    resolved = open_model(load_model(args.checkpoint, args.config))
     branch = resolved.branch
     params = sum(p.numel() for p in branch.parameters())
     flops = flops_of(branch)
@@ -162,10 +162,14 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if name == "torch-cpu":
                 for n in args.threads:
-                    candidates.append((f"torch eager (CPU, {n} thr)", TorchBackend(branch, "cpu", threads=n)))
+                    candidates.append(
+                        (f"torch eager (CPU, {n} thr)", TunedTorchBackend(branch, "cpu", threads=n))
+                    )
             elif name == "torch-cuda":
-                candidates.append(("torch eager (CUDA)", TorchBackend(branch, "cuda")))
-                candidates.append(("torch + CUDA graphs", TorchBackend(branch, "cuda", cuda_graphs=True)))
+                candidates.append(("torch eager (CUDA)", TunedTorchBackend(branch, "cuda")))
+                candidates.append(
+                    ("torch + CUDA graphs", TunedTorchBackend(branch, "cuda", cuda_graphs=True))
+                )
             elif name == "onnxruntime-cpu":
                 fp32 = cached_onnx(resolved, fp16=False)
                 for n in args.threads:

@@ -29,7 +29,8 @@ from _live_common import add_live_arguments, live_model, machine  # noqa: E402
 
 def stages(clip: Path, embedder, gallery, stride: int) -> dict:
     from demo.capture import VideoSource
-    from demo.pipeline import Matcher, PoseBuffer, Settings
+    from demo.live import Matcher, Settings
+    from demo.live.windows import PoseBuffer
     from demo.pose import PoseEstimator
 
     settings = Settings(stride=stride)
@@ -70,24 +71,33 @@ def stages(clip: Path, embedder, gallery, stride: int) -> dict:
 
 
 def live(clip: Path, embedder, gallery, loops: int, stride: int) -> dict:
-    from demo.pipeline import LivePipeline, Matcher, Settings
+    from demo.live import LivePipeline, Settings
     from demo.pose import PoseEstimator
 
     settings = Settings(stride=stride)
     latencies, models = [], []
     finished = threading.Event()
     with PoseEstimator() as estimator:
-        pipeline = LivePipeline(estimator, Matcher(embedder, gallery, settings), settings,
-                                on_update=lambda u: latencies.append(u.latency_ms),
-                                on_prediction=lambda p: models.append(p.model_ms), on_finished=finished.set)
+        pipeline = LivePipeline(
+            estimator,
+            embedder,
+            gallery,
+            settings,
+            on_update=lambda u: latencies.append(u.latency_ms),
+            on_prediction=lambda p: models.append(p.model_ms),
+            on_finished=finished.set,
+        )
         start = time.monotonic()
         for _ in range(loops):
             finished.clear()
             source = pipeline.open(clip, pace=True)
             finished.wait(source.frame_count / source.fps + 30)
         wall = time.monotonic() - start
-        stats = {"processed": pipeline.processed, "skipped_before_pose": pipeline.dropped_stale,
-                 "processed_not_shown": pipeline.dropped_late}
+        stats = {
+            "processed": pipeline.processed,
+            "skipped_before_pose": pipeline.dropped_stale,
+            "processed_not_shown": pipeline.dropped_late,
+        }
         pipeline.close()
     return {
         "loops": loops,

@@ -20,8 +20,12 @@ import torch
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--recipe", action="append", default=[],
-                   help="encoder:width:depth[:bodies] (bodies 1 = main body only); repeatable")
+    p.add_argument(
+        "--recipe",
+        action="append",
+        default=[],
+        help="encoder:width:depth[:bodies] (bodies 1 = main body only); repeatable",
+    )
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--steps", type=int, default=6, help="timed steps after 2 warm-up steps")
     p.add_argument("--threads", type=int, default=2)
@@ -46,9 +50,16 @@ def main(argv=None) -> int:
         enc, width, depth, *rest = recipe.split(":")
         bodies = int(rest[0]) if rest else 2
         torch.manual_seed(0)
-        model = build_model({"encoder": enc, "width": float(width), "depth": int(depth),
-                             "num_classes": len(data.class_names), "g2l": not args.no_text,
-                             "l2g": not args.no_text})
+        model = build_model(
+            {
+                "encoder": enc,
+                "width": float(width),
+                "depth": int(depth),
+                "num_classes": len(data.class_names),
+                "g2l": not args.no_text,
+                "l2g": not args.no_text,
+            }
+        )
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
         ds = WindowDataset(data.train_windows[..., :bodies], data.train_labels, make_augmenter(cfg))
         rng = np.random.default_rng(0)
@@ -69,12 +80,24 @@ def main(argv=None) -> int:
         sps = args.batch / float(np.median(times))
         params = sum(q.numel() for q in model.parameters())
         epoch_s = len(ds) / sps
-        rec = {"recipe": recipe, "bodies": bodies, "batch": args.batch, "threads": args.threads,
-               "params": params, "samples_per_s": round(sps, 1), "epoch_s": round(epoch_s, 1),
-               "train_windows": len(ds), "text": not args.no_text, "machine": machine,
-               "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        print(f"{recipe:18s} bodies {bodies} params {params / 1e6:.3f}M  {sps:7.1f} samples/s  "
-              f"epoch ({len(ds)} windows) {epoch_s:6.1f} s", flush=True)
+        rec = {
+            "recipe": recipe,
+            "bodies": bodies,
+            "batch": args.batch,
+            "threads": args.threads,
+            "params": params,
+            "samples_per_s": round(sps, 1),
+            "epoch_s": round(epoch_s, 1),
+            "train_windows": len(ds),
+            "text": not args.no_text,
+            "machine": machine,
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        print(
+            f"{recipe:18s} bodies {bodies} params {params / 1e6:.3f}M  {sps:7.1f} samples/s  "
+            f"epoch ({len(ds)} windows) {epoch_s:6.1f} s",
+            flush=True,
+        )
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with open(args.out, "a") as f:
             f.write(json.dumps(rec) + "\n")

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sample", type=float, default=10.0, help="seconds between memory samples")
     args = p.parse_args(argv)
 
-    from demo.pipeline import LivePipeline, Matcher, Settings
+    from demo.live import LivePipeline, Settings
     from demo.pose import PoseEstimator
 
     with live_model(args) as (embedder, backend, store, what):
@@ -45,9 +45,15 @@ def main(argv: list[str] | None = None) -> int:
             counts["predictions"] += 1
 
         with PoseEstimator() as estimator:
-            pipeline = LivePipeline(estimator, Matcher(embedder, store.gallery, settings), settings,
-                                    on_update=on_update, on_prediction=on_prediction,
-                                    on_finished=finished.set)
+            pipeline = LivePipeline(
+                estimator,
+                embedder,
+                store.gallery,
+                settings,
+                on_update=on_update,
+                on_prediction=on_prediction,
+                on_finished=finished.set,
+            )
             pipeline.open(args.clip, pace=True)
             start = time.monotonic()
             samples = [(0.0, rss_mb())]

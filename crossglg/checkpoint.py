@@ -18,18 +18,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import nn
 
 from crossglg.io import read_json_object
+from crossglg.paths import resource_path
+
+if TYPE_CHECKING:
+    from crossglg.models import CrossGLG, SkeletonBranch
 
 FORMAT = "crossglg-checkpoint"
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "resources" / "models" / "crossglg_default"
+# The one place that locates the shipped models (switching to importlib.resources changes this line).
+MODELS_DIR = resource_path("models")
+SHIPPED_MODELS = {"default": "crossglg_default", "full": "crossglg_full"}  # name -> folder in MODELS_DIR
+DEFAULT_CHECKPOINT = MODELS_DIR / SHIPPED_MODELS["default"]
 
 
 class CheckpointError(ValueError):
@@ -38,7 +45,7 @@ class CheckpointError(ValueError):
 
 @dataclass
 class Checkpoint:
-    model: Any  # crossglg.models.CrossGLG, in eval mode
+    model: CrossGLG  # in eval mode
     config: dict[str, Any]
     path: Path
 
@@ -51,8 +58,25 @@ class Checkpoint:
         return self.config["model_hash"]
 
 
-def skeleton_branch_hash(model: nn.Module) -> str:
-    """sha256 over the skeleton branch's tensors (names, dtypes, shapes, bytes) in sorted order.
+def resolve_checkpoint(name_or_path: str | os.PathLike = "default") -> Path:
+    """A shipped model's name (``default``, ``full``) or a folder -> the checkpoint folder.
+
+    Names win over same-named relative folders (pass ``./default`` for those). Raises CheckpointError
+    naming the folder when it holds no ``config.json``, so every CLI fails the same way.
+    """
+    text = os.fspath(name_or_path)
+    path = MODELS_DIR / SHIPPED_MODELS[text] if text in SHIPPED_MODELS else Path(text)
+    if not (path / CONFIG_FILE).is_file():
+        raise CheckpointError(
+            f"no model checkpoint at {path} (expected {path / CONFIG_FILE}); shipped models by name: "
+            f"{', '.join(SHIPPED_MODELS)}"
+        )
+    return path
+
+
+def skeleton_branch_hash(model: CrossGLG | SkeletonBranch) -> str:
+    """The model hash: sha256 over the skeleton branch's tensors (names, dtypes, shapes, bytes) in
+    sorted order. ``model`` is a CrossGLG model or its SkeletonBranch (same hash).
 
     Only the branch used for one-shot embeddings counts: a gallery built with one model stays valid
     for another whose skeleton branch is bit-identical (e.g. only the classifier changed).
@@ -99,7 +123,7 @@ def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
 
 def save_checkpoint(
     directory: str | os.PathLike,
-    model: nn.Module,
+    model: CrossGLG,
     *,
     classes: list[str],
     data_manifest: Any = None,
@@ -193,13 +217,17 @@ def load_checkpoint(directory: str | os.PathLike, map_location: str | torch.devi
 
     Every mismatch (missing/unexpected key, shape, hash) raises CheckpointError naming the file and key.
     """
+    directory = Path(directory)
+    return _load_weights(directory, read_checkpoint_config(directory), map_location)
+
+
+def _load_weights(directory: Path, config: dict[str, Any], map_location: str | torch.device) -> Checkpoint:
+    """The model of an already validated ``config``, with its weights checked key by key and by hash."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     from crossglg.models import build_model
 
-    directory = Path(directory)
-    config = read_checkpoint_config(directory)
     config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
     try:
         model = build_model(config["model"])
@@ -244,13 +272,98 @@ def load_checkpoint(directory: str | os.PathLike, map_location: str | torch.devi
     return Checkpoint(model=model, config=config, path=directory)
 
 
+class ModelSource:
+    """A model to embed with, opened once: its identity (hash, embedding size, model config, folder) is
+    known from ``config.json`` alone; the weights are loaded only when ``branch`` is first asked for
+    (a torch run, an ONNX export), so serving a shipped ONNX never builds the torch model."""
+
+    def __init__(
+        self,
+        *,
+        model_config: dict[str, Any],
+        model_hash: str,
+        dim: int,
+        path: Path | None = None,
+        branch: SkeletonBranch | None = None,
+        checkpoint_config: dict[str, Any] | None = None,
+    ):
+        if branch is None and (path is None or checkpoint_config is None):
+            raise ValueError("a ModelSource needs a branch, or a checkpoint folder and its config to load it")
+        self.model_config = model_config
+        self.model_hash = model_hash
+        self.dim = dim
+        self.path = path
+        self._checkpoint_config = checkpoint_config
+        self._branch = branch
+
+    @property
+    def loaded(self) -> bool:
+        return self._branch is not None
+
+    @property
+    def branch(self) -> SkeletonBranch:
+        """The SkeletonBranch in eval mode on the CPU (loaded from the checkpoint on first use)."""
+        if self._branch is None:
+            # __init__ refuses a source with neither a branch nor a folder and its config
+            assert self.path is not None and self._checkpoint_config is not None
+            model = _load_weights(self.path, self._checkpoint_config, "cpu").model
+            self._branch = model.skeleton_branch().eval()
+        return self._branch
+
+    def __repr__(self) -> str:
+        where = self.path or "in-memory model"
+        return f"<ModelSource {self.model_hash[:12]} D={self.dim} {where}{' loaded' if self.loaded else ''}>"
+
+
+def open_model(source: Any = "default") -> ModelSource:
+    """A shipped model's name, a checkpoint folder, a Checkpoint, a CrossGLG model or its SkeletonBranch
+    (or a ModelSource, returned as is) -> ModelSource. A folder is read once (``config.json`` only)."""
+    if isinstance(source, ModelSource):
+        return source
+    if isinstance(source, Checkpoint):
+        return ModelSource(
+            model_config=dict(source.config["model"]),
+            model_hash=source.model_hash,
+            dim=int(source.config["embed_dim"]),
+            path=source.path,
+            branch=source.model.skeleton_branch().eval(),
+        )
+    if isinstance(source, str | os.PathLike):
+        path = resolve_checkpoint(source)
+        config = read_checkpoint_config(path)
+        return ModelSource(
+            model_config=dict(config["model"]),
+            model_hash=config["model_hash"],
+            dim=int(config["embed_dim"]),
+            path=path,
+            checkpoint_config=config,
+        )
+    if isinstance(source, nn.Module) and hasattr(source, "skeleton_branch"):
+        branch = cast("CrossGLG | SkeletonBranch", source).skeleton_branch()  # duck-typed, as checked
+        return ModelSource(
+            model_config=dict(branch.config),
+            model_hash=skeleton_branch_hash(branch),
+            dim=int(branch.embed_dim),
+            branch=branch,
+        )
+    raise TypeError(
+        "expected a model name, a checkpoint folder, a Checkpoint or a CrossGLG model / SkeletonBranch; "
+        f"got {type(source).__name__}"
+    )
+
+
 __all__ = [
     "DEFAULT_CHECKPOINT",
+    "MODELS_DIR",
+    "SHIPPED_MODELS",
     "Checkpoint",
     "CheckpointError",
+    "ModelSource",
     "atomic_directory",
     "load_checkpoint",
+    "open_model",
     "read_checkpoint_config",
+    "resolve_checkpoint",
     "save_checkpoint",
     "skeleton_branch_hash",
 ]

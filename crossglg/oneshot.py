@@ -1,122 +1,65 @@
 """One-shot recognition: embed canonical windows, keep a gallery of named classes, decide open-set.
 
-The Embedder owns no inference code of its own beyond a torch default: any callable
-``np.ndarray (N, 3, 60, 25, 2) -> np.ndarray (N, D)`` can be its backend (engines/ supplies ONNX
-Runtime and TensorRT ones). The Gallery stores embeddings *and* the canonical windows they came from,
-so a gallery can be re-embedded when the model changes (``model_hash`` tells when).
+The Embedder owns no inference code: it L2-normalises what an EmbeddingBackend (crossglg.embedding)
+returns; torch by default, ONNX Runtime or TensorRT from engines/. The Gallery stores embeddings *and*
+the canonical windows they came from, so a gallery can be re-embedded when the model changes
+(``model_hash`` tells when).
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from crossglg.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, read_checkpoint_config
+from crossglg.embedding import EmbeddingBackend, TorchBackend, check_windows, l2_normalise
 from crossglg.io import atomic_open, atomic_write_json, read_json_object
+from crossglg.skeleton.window import WINDOW_SHAPE
 
-WINDOW_SHAPE = (3, 60, 25, 2)
 UNKNOWN = "unknown"
 GALLERY_FORMAT = "crossglg-gallery"
 GALLERY_VERSION = 1
 GALLERY_FILE = "gallery.json"
-
-Backend = Callable[[np.ndarray], np.ndarray]
 
 
 class GalleryError(ValueError):
     """A gallery directory that cannot be read; the message names the file and field."""
 
 
-def l2_normalise(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), eps)
-
-
-def check_windows(windows: np.ndarray, what: str = "windows") -> np.ndarray:
-    """Accept (N, 3, 60, 25, 2) or one (3, 60, 25, 2) window; return a float32 (N, ...) batch."""
-    arr = np.asarray(windows)
-    if arr.ndim == 4:
-        arr = arr[None]
-    if arr.ndim != 5 or tuple(arr.shape[1:]) != WINDOW_SHAPE:
-        raise ValueError(f"{what} must have shape (N, {', '.join(map(str, WINDOW_SHAPE))}), got {arr.shape}")
-    arr = arr.astype(np.float32, copy=False)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{what} contain NaN or infinite values")
-    return arr
-
-
-class TorchBackend:
-    """The skeleton branch in torch: eval mode, no grad, fixed-size batches.
-
-    Runs on the device the model already lives on (the model is never moved), and restores each
-    module's train/eval flag afterwards, so a model in the middle of training can be evaluated.
-    """
-
-    def __init__(self, model: Any, batch_size: int = 64):
-        import torch
-
-        self._torch = torch
-        self.branch = model.skeleton_branch()
-        self.batch_size = batch_size
-        self.device = next(self.branch.parameters()).device
-
-    def __call__(self, windows: np.ndarray) -> np.ndarray:
-        torch = self._torch
-        modes = [(m, m.training) for m in self.branch.modules()]
-        self.branch.eval()
-        outs = []
-        try:
-            with torch.inference_mode():
-                for start in range(0, len(windows), self.batch_size):
-                    chunk = torch.from_numpy(np.ascontiguousarray(windows[start : start + self.batch_size]))
-                    outs.append(self.branch(chunk.to(self.device)).float().cpu().numpy())
-        finally:
-            for module, mode in modes:
-                module.training = mode
-        return np.concatenate(outs) if outs else np.zeros((0, 0), np.float32)
-
-
 class Embedder:
-    """Checkpoint (or model) -> L2-normalised float32 embeddings of canonical windows.
+    """Canonical windows -> L2-normalised float32 embeddings.
 
-    ``model_or_checkpoint``: a CrossGLG model, a checkpoint directory, or None for DEFAULT_CHECKPOINT.
-    ``backend``: None for torch on CPU, or a callable (N, 3, 60, 25, 2) -> (N, D). With a backend and
-    a checkpoint path only ``config.json`` is read (no torch model is built).
+    ``source``: an EmbeddingBackend (used as is: ``engines.load_backend(...)``, a TorchBackend), a
+    CrossGLG model (torch, where it lives), or a shipped model's name / checkpoint folder (torch on
+    the CPU); None is the shipped default model.
     """
 
-    def __init__(self, model_or_checkpoint: Any = None, backend: Backend | None = None, batch_size: int = 64):
-        from crossglg.checkpoint import skeleton_branch_hash
-
-        source = DEFAULT_CHECKPOINT if model_or_checkpoint is None else model_or_checkpoint
-        self.model = None
+    def __init__(self, source: Any = None):
+        if source is None:
+            source = "default"
         if isinstance(source, str | os.PathLike):
-            self.checkpoint_path: Path | None = Path(source)
-            if backend is None:
-                ckpt = load_checkpoint(source)
-                self.model, self.config = ckpt.model, ckpt.config
-            else:
-                self.config = read_checkpoint_config(source)
-            self.model_hash: str = self.config["model_hash"]
-            self.classes: list[str] = list(self.config["classes"])
-            self.dim: int = int(self.config["embed_dim"])
-        else:
-            if not hasattr(source, "skeleton_branch"):
-                raise TypeError(
-                    f"Embedder needs a CrossGLG model or a checkpoint path, got {type(source).__name__}"
-                )
-            self.checkpoint_path = None
-            self.model = source
-            self.config = {"model": dict(source.config), "classes": []}
-            self.model_hash = skeleton_branch_hash(source)
-            self.classes = []
-            self.dim = int(source.embed_dim)
-        self.backend: Backend = backend if backend is not None else TorchBackend(self.model, batch_size)
+            source = TorchBackend.from_checkpoint(source)
+        elif hasattr(source, "skeleton_branch"):
+            source = TorchBackend(source)
+        if not isinstance(source, EmbeddingBackend):
+            raise TypeError(
+                "Embedder needs an EmbeddingBackend (callable with dim and model_hash), a CrossGLG model, "
+                f"a shipped model name or a checkpoint folder; got {type(source).__name__}"
+            )
+        self.backend: EmbeddingBackend = source
+
+    @property
+    def dim(self) -> int:
+        return int(self.backend.dim)
+
+    @property
+    def model_hash(self) -> str:
+        return self.backend.model_hash
 
     def embed(self, windows: np.ndarray) -> np.ndarray:
         """(N, 3, 60, 25, 2) or one (3, 60, 25, 2) window -> (N, D) unit-length float32 rows."""
@@ -140,6 +83,9 @@ class Decision:
     label: str  # a class name or "unknown"
     score: float  # cosine similarity to the best prototype (-1.0 for an empty gallery)
     top: list[tuple[str, float]] = field(default_factory=list)
+    rule: str = "cosine"  # the open-set rule that decided (crossglg.openset.RULES)
+    level: float | None = None  # its operating point: known iff rule_score >= level
+    rule_score: float | None = None  # the rule's score for the best class
 
     @property
     def known(self) -> bool:
@@ -151,15 +97,27 @@ class _Exemplar:
     embedding: np.ndarray  # (D,) unit length
     window: np.ndarray | None  # (3, 60, 25, 2) or None
     source: str | None
+    mirrored: np.ndarray | None = None  # (D,) unit embedding of the left-right mirrored window, or None
 
 
 class Gallery:
     """Named classes, each with one or more exemplar embeddings; prototype = mean of the normalised
-    exemplars. ``model_hash`` records which skeleton branch produced the embeddings."""
+    exemplars. ``model_hash`` records which skeleton branch produced the embeddings.
 
-    def __init__(self, dim: int | None = None, model_hash: str | None = None):
+    ``either_hand``: a class also matches the left-right mirror of its exemplars (a left-handed wave
+    matches a right-handed example); None takes the calibrated default (crossglg.openset). It needs the
+    mirrored embeddings: pass ``mirrored=`` to :meth:`add` or call :meth:`embed_mirrors` once after
+    adding exemplars; exemplars without one match as recorded.
+    """
+
+    def __init__(
+        self, dim: int | None = None, model_hash: str | None = None, either_hand: bool | None = None
+    ):
+        from crossglg.openset import load_calibration
+
         self.dim = dim
         self.model_hash = model_hash
+        self.either_hand = load_calibration().either_hand if either_hand is None else bool(either_hand)
         self._classes: dict[str, list[_Exemplar]] = {}
 
     # ----- editing
@@ -169,19 +127,22 @@ class Gallery:
         embeddings: np.ndarray,
         windows: np.ndarray | None = None,
         source: str | Sequence[str | None] | None = None,
+        mirrored: np.ndarray | None = None,
     ) -> None:
-        """Add exemplars (one (D,) or (n, D)) to class ``name`` (created if new)."""
+        """Add exemplars (one (D,) or (n, D)) to class ``name`` (created if new); ``mirrored``: the
+        embeddings of their mirrored windows, row for row (see :meth:`embed_mirrors`)."""
         name = _check_name(name)
-        emb = np.asarray(embeddings, dtype=np.float32)
-        emb = emb[None] if emb.ndim == 1 else emb
-        if emb.ndim != 2 or len(emb) == 0:
-            raise ValueError(f"embeddings for {name!r} must be (D,) or (n, D) with n >= 1, got {emb.shape}")
+        emb = self._check_embeddings(embeddings, name)
         if self.dim is None:
             self.dim = emb.shape[1]
         if emb.shape[1] != self.dim:
             raise ValueError(f"embeddings for {name!r} are {emb.shape[1]}-d, the gallery is {self.dim}-d")
-        if not np.isfinite(emb).all() or (np.linalg.norm(emb, axis=1) == 0).any():
-            raise ValueError(f"embeddings for {name!r} contain NaN/inf or zero vectors")
+        mirrors: list[np.ndarray | None] = [None] * len(emb)
+        if mirrored is not None:
+            mir = self._check_embeddings(mirrored, f"mirrored {name}")
+            if mir.shape != emb.shape:
+                raise ValueError(f"mirrored embeddings for {name!r} are {mir.shape}, expected {emb.shape}")
+            mirrors = list(l2_normalise(mir))
         wins: list[np.ndarray | None] = [None] * len(emb)
         if windows is not None:
             batch = check_windows(windows, f"windows for {name!r}")
@@ -195,8 +156,32 @@ class Gallery:
             if len(sources) != len(emb):
                 raise ValueError(f"{len(sources)} sources for {len(emb)} embeddings of {name!r}")
         items = self._classes.setdefault(name, [])
-        for e, w, s in zip(l2_normalise(emb), wins, sources, strict=True):
-            items.append(_Exemplar(e, w, s))
+        for e, w, s, m in zip(l2_normalise(emb), wins, sources, mirrors, strict=True):
+            items.append(_Exemplar(e, w, s, m))
+
+    def embed_mirrors(self, embedder: Embedder) -> int:
+        """Embed the left-right mirror of every stored window that has no mirrored embedding yet (for
+        either-hand matching); returns how many were embedded. Cheap to call after every edit."""
+        from crossglg.skeleton.augment import mirror
+
+        if self.model_hash and embedder.model_hash != self.model_hash:
+            raise ValueError(
+                f"the gallery was embedded by model {self.model_hash[:12]}, the embedder is "
+                f"{embedder.model_hash[:12]}: reembed() the gallery instead"
+            )
+        todo = [
+            (e, e.window)
+            for items in self._classes.values()
+            for e in items
+            if e.mirrored is None and e.window is not None
+        ]
+        if todo:
+            mirrored = embedder.embed(np.stack([mirror(w) for _, w in todo]))
+            if mirrored.shape[1] != self.dim:
+                raise ValueError(f"embedder gives {mirrored.shape[1]}-d embeddings, gallery {self.dim}-d")
+            for (e, _), m in zip(todo, mirrored, strict=True):
+                e.mirrored = m
+        return len(todo)
 
     def remove(self, name: str, index: int | None = None) -> None:
         """Remove a whole class, or only its exemplar ``index``."""
@@ -249,37 +234,95 @@ class Gallery:
         protos = np.stack([self.embeddings(n).mean(axis=0) for n in names])
         return names, l2_normalise(protos)
 
-    def rank(self, embedding: np.ndarray, k: int | None = None) -> list[tuple[str, float]]:
-        """Classes by cosine similarity to one embedding, best first (all classes if k is None)."""
+    def mirrored_prototypes(self) -> np.ndarray:
+        """(K, D) prototypes of the mirrored exemplars, classes in :attr:`classes` order; a zero row for a
+        class none of whose exemplars has a mirrored embedding."""
+        rows = []
+        for name in self.classes:
+            mirrors = [e.mirrored for e in self._classes[name] if e.mirrored is not None]
+            rows.append(np.mean(mirrors, axis=0) if mirrors else np.zeros(self.dim or 0, np.float32))
+        if not rows:
+            return np.zeros((0, self.dim or 0), np.float32)
+        rows_arr = np.stack(rows).astype(np.float32)
+        has = np.any(rows_arr != 0, axis=1)
+        rows_arr[has] = l2_normalise(rows_arr[has])
+        return rows_arr
+
+    def similarities(self, embedding: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """(class names, (K,) cosine of one embedding to each class, (K, K) cosine between the classes);
+        with either-hand matching on, a class scores the better of itself and its mirror image."""
+        from crossglg.openset import class_similarities, gallery_similarities
+
         names, protos = self.prototypes()
         if not names:
-            return []
+            return [], np.zeros(0), np.zeros((0, 0))
         query = self._query(embedding)
-        scores = protos @ query
+        mirrored = self.mirrored_prototypes() if self.either_hand else None
+        sims = class_similarities(query[None], protos, mirrored)[0]
+        return names, sims, gallery_similarities(protos, mirrored)
+
+    def rank(self, embedding: np.ndarray, k: int | None = None) -> list[tuple[str, float]]:
+        """Classes by cosine similarity to one embedding, best first (all classes if k is None)."""
+        names, scores, _ = self.similarities(embedding)
         order = np.argsort(-scores, kind="stable")[: k if k is not None else len(names)]
         return [(names[i], float(scores[i])) for i in order]
 
     def decide(
-        self, embedding: np.ndarray, threshold: float = 0.5, margin: float = 0.0, k: int = 5
+        self,
+        embedding: np.ndarray,
+        threshold: float | None = None,
+        margin: float | None = None,
+        k: int = 5,
+        *,
+        level: float | None = None,
     ) -> Decision:
-        """Open-set decision: the best class if its cosine >= threshold and it beats the runner-up
-        by >= margin; otherwise "unknown". ``top`` holds the k best for display either way."""
-        top = self.rank(embedding, max(k, 2))
-        if not top:
+        """Open-set decision; ``top`` holds the k best classes for display either way.
+
+        With no arguments the calibrated rule of crossglg.openset decides at its calibrated level (chosen
+        on validation data: docs/results.md, "Open-set recognition"); ``level`` moves that operating
+        point (higher: more "unknown"; :meth:`tradeoff` tells what a level costs). ``threshold`` /
+        ``margin`` instead apply the fixed-cosine rule of earlier versions (best cosine >= threshold,
+        default 0.5, and a lead over the runner-up >= margin, default 0).
+        """
+        from crossglg.openset import LEGACY_THRESHOLD, decision_scores, load_calibration
+
+        names, sims, between = self.similarities(embedding)
+        order = np.argsort(-sims, kind="stable")
+        top = [(names[i], float(sims[i])) for i in order[:k]]
+        if not names:
             return Decision(UNKNOWN, -1.0, [])
-        best_name, best = top[0]
-        runner_up = top[1][1] if len(top) > 1 else -1.0
-        label = best_name if best >= threshold and best - runner_up >= margin else UNKNOWN
-        return Decision(label, best, top[:k])
+        best_name, best = names[order[0]], float(sims[order[0]])
+        if threshold is not None or margin is not None:
+            if level is not None:
+                raise ValueError("give either level (the calibrated rule) or threshold/margin (fixed cosine)")
+            threshold = LEGACY_THRESHOLD if threshold is None else float(threshold)
+            runner_up = float(sims[order[1]]) if len(names) > 1 else -1.0
+            ok = best >= threshold and best - runner_up >= (margin or 0.0)
+            return Decision(best_name if ok else UNKNOWN, best, top, "cosine", threshold, best)
+        cal = load_calibration()
+        level = cal.level if level is None else float(level)
+        score, _ = decision_scores(sims[None], cal.rule, between, cal.prior)
+        value = float(score[0])
+        return Decision(best_name if value >= level else UNKNOWN, best, top, cal.rule, level, value)
+
+    def tradeoff(self, level: float | None = None) -> dict[str, Any]:
+        """What the calibrated rule at ``level`` (default: the calibrated level) was measured to do on the
+        validation split with this gallery's either-hand setting: {"known_accuracy", "rejection", ...},
+        fractions of enrolled actions labelled correctly and of never-enrolled actions rejected."""
+        from crossglg.openset import load_calibration
+
+        return load_calibration().tradeoff(level, self.either_hand)
 
     def reembed(self, embedder: Embedder) -> Gallery:
-        """A new gallery with every exemplar re-embedded from its stored window by ``embedder``."""
-        out = Gallery(embedder.dim, embedder.model_hash)
+        """A new gallery with every exemplar (and its mirror) re-embedded from its stored window."""
+        out = Gallery(embedder.dim, embedder.model_hash, either_hand=self.either_hand)
         for name, items in self._classes.items():
-            if any(e.window is None for e in items):
+            windows = [e.window for e in items if e.window is not None]
+            if len(windows) < len(items):
                 raise ValueError(f"class {name!r} has exemplars without stored windows; cannot re-embed")
-            wins = np.stack([e.window for e in items])
+            wins = np.stack(windows)
             out.add(name, embedder.embed(wins), wins, [e.source for e in items])
+        out.embed_mirrors(embedder)
         return out
 
     # ----- persistence
@@ -297,11 +340,18 @@ class Gallery:
         dim = self.dim or 0
         emb = np.stack([e.embedding for _, e in all_items]) if all_items else np.zeros((0, dim), np.float32)
         has_window = [e.window is not None for _, e in all_items]
+        has_mirror = [e.mirrored is not None for _, e in all_items]
         win = np.zeros((len(all_items), *WINDOW_SHAPE), np.float32)
+        mir = np.zeros((len(all_items), dim), np.float32)  # zero rows: no mirrored embedding
         for i, (_, e) in enumerate(all_items):
             if e.window is not None:
                 win[i] = e.window
+            if e.mirrored is not None:
+                mir[i] = e.mirrored
         files = {"embeddings": f"gallery-{tag}-embeddings.npy", "windows": f"gallery-{tag}-windows.npy"}
+        if any(has_mirror):
+            files["mirrored"] = f"gallery-{tag}-mirrored.npy"
+            _atomic_save_npy(directory / files["mirrored"], mir)
         _atomic_save_npy(directory / files["embeddings"], emb.astype(np.float32))
         _atomic_save_npy(directory / files["windows"], win)
         meta = {
@@ -309,12 +359,20 @@ class Gallery:
             "format_version": GALLERY_VERSION,
             "dim": self.dim,
             "model_hash": self.model_hash,
+            # optional fields (older readers ignore them, older galleries lack them): either-hand
+            # matching, and "files.mirrored" + "has_mirror" for the mirrored exemplars' embeddings
+            "either_hand": self.either_hand,
             "files": files,
             "classes": [
                 {
                     "name": name,
                     "exemplars": [
-                        {"row": row, "source": e.source, "has_window": has_window[row]}
+                        {
+                            "row": row,
+                            "source": e.source,
+                            "has_window": has_window[row],
+                            "has_mirror": has_mirror[row],
+                        }
                         for row, (n2, e) in enumerate(all_items)
                         if n2 == name
                     ],
@@ -346,7 +404,9 @@ class Gallery:
             isinstance(files.get(k), str) for k in ("embeddings", "windows")
         ):
             raise GalleryError(f"{path}: field 'files' must name 'embeddings' and 'windows' arrays")
-        for key in ("embeddings", "windows"):
+        if "mirrored" in files and not isinstance(files["mirrored"], str):
+            raise GalleryError(f"{path}: field 'files.mirrored' must be a file name")
+        for key in [k for k in ("embeddings", "windows", "mirrored") if k in files]:
             if Path(files[key]).name != files[key]:
                 raise GalleryError(
                     f"{path}: field 'files.{key}' must be a plain file name, got {files[key]!r}"
@@ -362,9 +422,19 @@ class Gallery:
             raise GalleryError(
                 f"{directory / files['windows']}: shape {win.shape}, expected {(len(emb), *WINDOW_SHAPE)}"
             )
+        mir = None
+        if "mirrored" in files:
+            mir = _load_npy(directory / files["mirrored"], path, "files.mirrored")
+            if mir.shape != emb.shape:
+                raise GalleryError(
+                    f"{directory / files['mirrored']}: shape {mir.shape}, expected {emb.shape}"
+                )
         if not isinstance(meta.get("classes"), list):
             raise GalleryError(f"{path}: field 'classes' must be a list")
-        gallery = cls(dim, meta.get("model_hash"))
+        either_hand = meta.get("either_hand")  # absent in older galleries: the calibrated default
+        if either_hand is not None and not isinstance(either_hand, bool):
+            raise GalleryError(f"{path}: field 'either_hand' must be true or false")
+        gallery = cls(dim, meta.get("model_hash"), either_hand=either_hand)
         used: set[int] = set()
         for ci, entry in enumerate(meta["classes"]):
             where = f"{path}: classes[{ci}]"
@@ -383,13 +453,26 @@ class Gallery:
                 source = ex.get("source")
                 if source is not None and not isinstance(source, str):
                     raise GalleryError(f"{where}.exemplars[{ei}]: field 'source' must be a string or null")
+                mirrored = mir[row] if mir is not None and ex.get("has_mirror") else None
                 try:
-                    gallery.add(entry["name"], emb[row], win[row] if ex.get("has_window") else None, source)
+                    gallery.add(
+                        entry["name"], emb[row], win[row] if ex.get("has_window") else None, source, mirrored
+                    )
                 except ValueError as err:
                     raise GalleryError(f"{where}.exemplars[{ei}]: {err}") from err
         return gallery
 
     # ----- helpers
+    @staticmethod
+    def _check_embeddings(embeddings: np.ndarray, name: str) -> np.ndarray:
+        emb = np.asarray(embeddings, dtype=np.float32)
+        emb = emb[None] if emb.ndim == 1 else emb
+        if emb.ndim != 2 or len(emb) == 0:
+            raise ValueError(f"embeddings for {name!r} must be (D,) or (n, D) with n >= 1, got {emb.shape}")
+        if not np.isfinite(emb).all() or (np.linalg.norm(emb, axis=1) == 0).any():
+            raise ValueError(f"embeddings for {name!r} contain NaN/inf or zero vectors")
+        return emb
+
     def _get(self, name: str) -> list[_Exemplar]:
         try:
             return self._classes[name]
@@ -432,11 +515,8 @@ def _load_npy(path: Path, meta_path: Path, field_name: str) -> np.ndarray:
 
 __all__ = [
     "UNKNOWN",
-    "Backend",
     "Decision",
     "Embedder",
     "Gallery",
     "GalleryError",
-    "TorchBackend",
-    "l2_normalise",
 ]

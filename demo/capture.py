@@ -12,6 +12,7 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ class Frame:
     timestamp: float  # seconds: media time for files, time.monotonic() at capture for live sources
     captured_at: float  # time.monotonic() when the frame left the source (for latency)
     index: int
+    loop: int = 0  # how many times a looping file has started over before this frame
 
 
 def parse_source(spec: str | int) -> str | int:
@@ -77,19 +79,31 @@ def list_cameras(max_index: int = 8) -> list[int]:
 class VideoSource:
     """One opened source. Files report media timestamps; live sources report monotonic capture time.
 
-    ``read()`` returns None at the end of a file. For a camera or stream a failed read triggers
-    reconnection attempts (``reconnect_seconds`` apart, forever until :meth:`close`), reported through
-    ``on_status`` so the UI can say "camera lost, reconnecting".
+    ``read()`` returns None at the end of a file, unless ``loop``: then the file starts over and its clock
+    keeps counting (frame ``index`` / fps), so time never runs backwards and a recording or a window can
+    span the loop; ``Frame.loop`` says which pass a frame belongs to. For a camera or stream a failed read
+    triggers reconnection attempts (``reconnect_seconds`` apart, forever until :meth:`close`), reported
+    through ``on_status`` so the UI can say "camera lost, reconnecting".
     """
 
-    def __init__(self, spec: str | int, *, reconnect_seconds: float = 1.0, on_status=None):
+    def __init__(
+        self,
+        spec: str | int,
+        *,
+        reconnect_seconds: float = 1.0,
+        on_status: Callable[[str], None] | None = None,
+        loop: bool = False,
+    ) -> None:
         self.spec = parse_source(spec)
         self.name = describe_source(self.spec)
         self.is_file = isinstance(self.spec, str) and not _URL.match(self.spec)
+        self.loop = loop and self.is_file
+        self.loops = 0
         self.reconnect_seconds = reconnect_seconds
         self.on_status = on_status or (lambda text: None)
         self._closed = threading.Event()
         self._index = 0
+        self._pass_frames = 0  # frames read in the current pass over a looping file
         self._cap = self._open()
         fps = self._cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and 1.0 <= fps <= 240.0 else 30.0
@@ -115,13 +129,23 @@ class VideoSource:
                     ts = self._index / self.fps
                 else:
                     ts = now
-                frame = Frame(image=image, timestamp=ts, captured_at=now, index=self._index)
+                frame = Frame(image=image, timestamp=ts, captured_at=now, index=self._index, loop=self.loops)
                 self._index += 1
+                self._pass_frames += 1
                 return frame
             if self.is_file:
-                return None
+                if not self.loop or self._pass_frames == 0:  # a pass without frames would spin forever
+                    return None
+                self._restart_file()
+                continue
             self._reconnect()
         return None
+
+    def _restart_file(self) -> None:
+        self._cap.release()
+        self._cap = self._open()
+        self.loops += 1
+        self._pass_frames = 0
 
     def _reconnect(self) -> None:
         self._cap.release()
@@ -155,7 +179,7 @@ class LatestFrameGrabber:
     frames come as fast as they decode. ``finished`` is set at the end of a file.
     """
 
-    def __init__(self, source: VideoSource, *, pace: bool = True):
+    def __init__(self, source: VideoSource, *, pace: bool = True) -> None:
         self.source = source
         self.pace = pace and source.is_file
         self.finished = threading.Event()

@@ -14,18 +14,51 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_POSE_MODEL = REPO / "resources" / "models" / "pose_landmarker_full.task"
+from crossglg.paths import resource_path
+from demo.native_logs import quiet_native
+
+DEFAULT_POSE_MODEL = resource_path("models", "pose_landmarker_full.task")
 NUM_LANDMARKS = 33
+QUIET_FIRST_FRAMES = 2  # frames whose native log noise is filtered (see demo.native_logs)
 # MediaPipe pose landmark indices of the torso corners (shoulders, hips).
 TORSO = (11, 12, 23, 24)
 # MediaPipe's own connection list for drawing (pairs of landmark indices).
 POSE_CONNECTIONS = (
-    (0, 1), (1, 2), (2, 3), (3, 7), (0, 4), (4, 5), (5, 6), (6, 8), (9, 10),
-    (11, 12), (11, 13), (13, 15), (15, 17), (15, 19), (15, 21), (17, 19),
-    (12, 14), (14, 16), (16, 18), (16, 20), (16, 22), (18, 20),
-    (11, 23), (12, 24), (23, 24), (23, 25), (24, 26), (25, 27), (26, 28),
-    (27, 29), (28, 30), (29, 31), (30, 32), (27, 31), (28, 32),
+    (0, 1),
+    (1, 2),
+    (2, 3),
+    (3, 7),
+    (0, 4),
+    (4, 5),
+    (5, 6),
+    (6, 8),
+    (9, 10),
+    (11, 12),
+    (11, 13),
+    (13, 15),
+    (15, 17),
+    (15, 19),
+    (15, 21),
+    (17, 19),
+    (12, 14),
+    (14, 16),
+    (16, 18),
+    (16, 20),
+    (16, 22),
+    (18, 20),
+    (11, 23),
+    (12, 24),
+    (23, 24),
+    (23, 25),
+    (24, 26),
+    (25, 27),
+    (26, 28),
+    (27, 29),
+    (28, 30),
+    (29, 31),
+    (30, 32),
+    (27, 31),
+    (28, 32),
 )
 
 
@@ -65,7 +98,7 @@ class MainPersonTracker:
     """Chooses the main person: the largest torso at first, then whoever is nearest to where the main
     person was last seen, so a second person walking by does not steal the label."""
 
-    def __init__(self, forget_after: float = 1.0):
+    def __init__(self, forget_after: float = 1.0) -> None:
         self.forget_after = forget_after
         self._centre: np.ndarray | None = None
         self._size = 0.0
@@ -89,10 +122,14 @@ class MainPersonTracker:
 
 
 class PoseEstimator:
-    """Wraps ``PoseLandmarker`` (VIDEO mode). Accepts our bundle or the official lite/full/heavy ones."""
+    """Wraps ``PoseLandmarker`` (VIDEO mode). Accepts our bundle or the official lite/full/heavy ones.
 
-    def __init__(self, model_path: str | Path | None = None, *, num_poses: int = 2,
-                 min_confidence: float = 0.5):
+    MediaPipe's native log noise at creation, on the first frames and at closing is filtered unless
+    :func:`demo.native_logs.configure` was told ``verbose``."""
+
+    def __init__(
+        self, model_path: str | Path | None = None, *, num_poses: int = 2, min_confidence: float = 0.5
+    ) -> None:
         from mediapipe.tasks.python import BaseOptions, vision
 
         self.model_path = Path(model_path) if model_path else DEFAULT_POSE_MODEL
@@ -110,13 +147,15 @@ class PoseEstimator:
             min_tracking_confidence=min_confidence,
         )
         try:
-            self._landmarker = vision.PoseLandmarker.create_from_options(options)
+            with quiet_native():
+                self._landmarker = vision.PoseLandmarker.create_from_options(options)
         except Exception as exc:  # mediapipe raises RuntimeError/ValueError with C++ status text
             raise ValueError(
                 f"{self.model_path}: not a usable MediaPipe pose landmarker bundle ({exc})"
             ) from exc
         self._mp = __import__("mediapipe")
         self.tracker = MainPersonTracker()
+        self._frames = 0
         self._last_ms = -1
         self._offset_ms = 0
         self._source_last_ms: int | None = None
@@ -140,8 +179,13 @@ class PoseEstimator:
         rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb)
         start = time.perf_counter()
-        result = self._landmarker.detect_for_video(image, self._timestamp_ms(timestamp))
+        if self._frames < QUIET_FIRST_FRAMES:  # MediaPipe logs its set-up warnings on the first frames
+            with quiet_native():
+                result = self._landmarker.detect_for_video(image, self._timestamp_ms(timestamp))
+        else:
+            result = self._landmarker.detect_for_video(image, self._timestamp_ms(timestamp))
         ms = (time.perf_counter() - start) * 1000.0
+        self._frames += 1
         poses = [
             Pose(
                 world=np.array([[p.x, p.y, p.z] for p in world], np.float32),
@@ -159,23 +203,12 @@ class PoseEstimator:
     def close(self) -> None:
         """Always call (or use ``with``): mediapipe's own finaliser fails during interpreter teardown."""
         if self._landmarker is not None:
-            self._landmarker.close()
+            with quiet_native():
+                self._landmarker.close()
             self._landmarker = None
 
     def __enter__(self) -> PoseEstimator:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def draw_pose(image_bgr: np.ndarray, pose: Pose, *, color=(0, 255, 0), min_visibility: float = 0.3) -> None:
-    """Draw a skeleton in place (used for the headless tools and screenshots; the app draws with Qt)."""
-    h, w = image_bgr.shape[:2]
-    pts = (pose.image[:, :2] * np.array([w, h])).astype(int)
-    for a, b in POSE_CONNECTIONS:
-        if pose.visibility[a] >= min_visibility and pose.visibility[b] >= min_visibility:
-            cv2.line(image_bgr, tuple(pts[a]), tuple(pts[b]), color, 2, cv2.LINE_AA)
-    for i, p in enumerate(pts):
-        if pose.visibility[i] >= min_visibility:
-            cv2.circle(image_bgr, tuple(p), 3, color, -1, cv2.LINE_AA)

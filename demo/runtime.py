@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crossglg.oneshot import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -18,29 +22,28 @@ def default_checkpoint() -> Path:
     return Path(DEFAULT_CHECKPOINT)
 
 
-def load_embedder(checkpoint: str | Path | None = None, backend: str = "auto"):
-    """Returns ``(Embedder, backend name)``.
+def load_embedder(checkpoint: str | Path | None = None, backend: str = "auto") -> tuple[Embedder, str]:
+    """Returns ``(Embedder, backend name)``; ``checkpoint`` is a folder or a shipped model's name
+    (None: ``default``).
 
     The engines package picks TensorRT / ONNX Runtime / torch (``backend="auto"``); where it cannot be
-    imported the Embedder's own torch backend is used, and the log says so.
+    imported crossglg's torch backend is used, and the log says so.
     """
-    from crossglg.checkpoint import CheckpointError
+    from crossglg.checkpoint import CheckpointError, resolve_checkpoint
+    from crossglg.embedding import TorchBackend
     from crossglg.oneshot import Embedder
 
-    path = Path(checkpoint) if checkpoint else default_checkpoint()
-    if not (path / "config.json").is_file():
-        raise ModelUnavailable(
-            f"no model checkpoint at {path}: train one (crossglg-train) or pass --checkpoint DIR"
-        )
+    try:
+        path = resolve_checkpoint(checkpoint or "default")
+    except CheckpointError as exc:
+        raise ModelUnavailable(f"{exc}; train one (crossglg-train) or pass --checkpoint DIR") from exc
     try:
         try:
             from engines import load_backend
         except ImportError as exc:
-            log.warning("engines package unavailable (%s): using the Embedder's torch CPU backend", exc)
-            return Embedder(path), "torch-cpu (fallback)"
+            log.warning("engines package unavailable (%s): using crossglg's torch CPU backend", exc)
+            return Embedder(TorchBackend.from_checkpoint(path)), "torch-cpu (fallback)"
         engine = load_backend(path, backend)
-        name = getattr(engine, "name", type(engine).__name__)
-        device = getattr(engine, "device", "")
-        return Embedder(path, backend=engine), f"{name} {device}".strip()
+        return Embedder(engine), f"{engine.name} {engine.device}".strip()
     except (CheckpointError, ValueError, OSError) as exc:
         raise ModelUnavailable(f"cannot load the model at {path}: {exc}") from exc

@@ -12,28 +12,36 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from crossglg.paths import data_root
 from demo.store import STARTER_GALLERY, STARTER_PREFIX
 
+if TYPE_CHECKING:
+    from crossglg.oneshot import Embedder
+
 # UTKinect action -> starter class name; two performers each (subjects chosen by index, first found).
-UTKINECT_CLASSES = {"waveHands": "wave", "clapHands": "clap", "sitDown": "sit down", "standUp": "stand up",
-                    "pickUp": "pick up"}
+UTKINECT_CLASSES = {
+    "wave hands": "wave",
+    "clap hands": "clap",
+    "sit down": "sit down",
+    "stand up": "stand up",
+    "pick up": "pick up",
+}
 EXAMPLES_PER_CLASS = 2
 
 
 def starter_windows(data_root: Path) -> list[tuple[str, np.ndarray, str]]:
     """(class name, canonical window, source) for every starter exemplar."""
-    from crossglg.data import read_file
-    from crossglg.data.readers import UTK_ACTIONS, read_utkinect
+    from crossglg.data import load_dataset, read_file
     from crossglg.skeleton import make_window
 
     out: list[tuple[str, np.ndarray, str]] = []
     counts: dict[str, int] = {}
-    for seq in read_utkinect(data_root / "utkinect"):
-        action = UTK_ACTIONS[seq.label]
-        name = UTKINECT_CLASSES.get(action)
+    for seq in load_dataset("utkinect", data_root):
+        name = UTKINECT_CLASSES.get(seq.label_name)
         if name is None or counts.get(name, 0) >= EXAMPLES_PER_CLASS:
             continue
         counts[name] = counts.get(name, 0) + 1
@@ -45,7 +53,7 @@ def starter_windows(data_root: Path) -> list[tuple[str, np.ndarray, str]]:
     return out
 
 
-def build_starter(data_root: Path, embedder, out: Path = STARTER_GALLERY) -> Path:
+def build_starter(data_root: Path, embedder: Embedder, out: Path = STARTER_GALLERY) -> Path:
     from crossglg.oneshot import Gallery
 
     gallery = Gallery(embedder.dim, embedder.model_hash)
@@ -56,7 +64,7 @@ def build_starter(data_root: Path, embedder, out: Path = STARTER_GALLERY) -> Pat
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Rebuild the starter gallery from the public data sets.")
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=data_root())
     parser.add_argument("--checkpoint", type=Path, help="model whose embeddings to store (default: shipped)")
     parser.add_argument("--out", type=Path, default=STARTER_GALLERY)
     args = parser.parse_args(argv)

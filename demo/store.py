@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from crossglg.oneshot import GALLERY_FILE, Gallery, GalleryError
+from crossglg.oneshot import GALLERY_FILE, Embedder, Gallery, GalleryError
+from crossglg.paths import resource_path
 
 log = logging.getLogger(__name__)
 
 APP_NAME = "crossglg-live"
-REPO = Path(__file__).resolve().parents[1]
-STARTER_GALLERY = REPO / "resources" / "starter_gallery"
+STARTER_GALLERY = resource_path("starter_gallery")
 STARTER_PREFIX = "starter:"
 
 
@@ -50,8 +50,13 @@ class GalleryStore:
     ``messages`` collects what the user should be told (re-embedding, quarantined files).
     """
 
-    def __init__(self, embedder, directory: str | os.PathLike | None = None, *,
-                 starter: str | os.PathLike | None = STARTER_GALLERY):
+    def __init__(
+        self,
+        embedder: Embedder,
+        directory: str | os.PathLike | None = None,
+        *,
+        starter: str | os.PathLike | None = STARTER_GALLERY,
+    ) -> None:
         self.embedder = embedder
         self.directory = Path(directory) if directory else default_gallery_dir()
         self.starter = Path(starter) if starter else None
@@ -85,8 +90,10 @@ class GalleryStore:
                 starter = Gallery.load(self.starter)
                 gallery = self._match_model(starter, quiet=True)
                 self._save(gallery)
-                self._tell(f"started with the starter gallery ({len(gallery)} everyday actions, "
-                           "marked [starter]; remove them from the Gallery menu)")
+                self._tell(
+                    f"started with the starter gallery ({len(gallery)} everyday actions, "
+                    "marked [starter]; remove them from the Gallery menu)"
+                )
                 return gallery
             except (GalleryError, ValueError) as exc:
                 self._tell(f"the starter gallery at {self.starter} is unusable: {exc}")
@@ -125,8 +132,9 @@ class GalleryStore:
     # reading ------------------------------------------------------------------------------------------
     def classes(self) -> list[ClassInfo]:
         return [
-            ClassInfo(name, count,
-                      all((s or "").startswith(STARTER_PREFIX) for s in self.gallery.sources(name)))
+            ClassInfo(
+                name, count, all((s or "").startswith(STARTER_PREFIX) for s in self.gallery.sources(name))
+            )
             for name, count in self.gallery.counts().items()
         ]
 
@@ -177,16 +185,29 @@ class GalleryStore:
             raise ValueError(f"cannot import {directory}: {exc}") from exc
         for name in incoming.classes:
             if any(w is None for w in incoming.windows(name)):
-                raise ValueError(f"cannot import {directory}: class {name!r} has examples without stored "
-                                 "skeleton windows, so they cannot be re-embedded for this model")
+                raise ValueError(
+                    f"cannot import {directory}: class {name!r} has examples without stored "
+                    "skeleton windows, so they cannot be re-embedded for this model"
+                )
         merged = Gallery(self.gallery.dim, self.gallery.model_hash)
         for name in self.gallery.classes:
-            merged.add(name, self.gallery.embeddings(name), np.stack(self.gallery.windows(name))
-                       if all(w is not None for w in self.gallery.windows(name)) else None,
-                       self.gallery.sources(name))
+            merged.add(
+                name,
+                self.gallery.embeddings(name),
+                _stacked_windows(self.gallery, name),
+                self.gallery.sources(name),
+            )
         for name in incoming.classes:
-            windows = np.stack(incoming.windows(name))
+            windows = _stacked_windows(incoming, name)
+            assert windows is not None  # a class with a missing window was refused above
             merged.add(name, self.embedder.embed(windows), windows, incoming.sources(name))
         self.gallery = merged
         self._save()
         return incoming.classes
+
+
+def _stacked_windows(gallery: Gallery, name: str) -> np.ndarray | None:
+    """The class's stored windows stacked (K, ...), or None when an example was kept without its window."""
+    windows = gallery.windows(name)
+    present = [w for w in windows if w is not None]
+    return np.stack(present) if len(present) == len(windows) else None

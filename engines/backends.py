@@ -1,5 +1,9 @@
 """Runtime backends behind one call: windows (N, 3, 60, 25, 2) float32 -> embeddings (N, D) float32.
 
+Every backend here is a crossglg.embedding.EmbeddingBackend (``dim``, ``model_hash``, callable) and
+checks windows with crossglg's check_windows. Torch runs crossglg's own TorchBackend (TunedTorchBackend
+only adds a private copy, a thread count and CUDA graphs); ONNX Runtime and TensorRT run exported graphs.
+
 `auto` walks the backends from usually-fastest to always-available and takes the first that loads:
 TensorRT, TensorRT-RTX, ONNX Runtime on CUDA, torch on CUDA, ONNX Runtime on CPU, torch on CPU.
 ONNX Runtime beats torch eager on CPU for this GCN (no Python per layer, fused Conv+BN), see
@@ -16,7 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from crossglg.checkpoint import ModelSource, open_model
+from crossglg.embedding import TorchBackend, check_windows
 from crossglg.io import atomic_write_bytes
 
 from .builders import (
@@ -27,45 +34,13 @@ from .builders import (
     load_flavour,
     manifest_path,
 )
-from .export import (
-    INPUT_NAME,
-    OUTPUT_NAME,
-    WINDOW_SHAPE,
-    ResolvedModel,
-    export_onnx,
-    onnx_metadata,
-    resolve_model,
-)
+from .export import INPUT_NAME, OUTPUT_NAME, export_onnx, onnx_metadata
 from .store import cache_dir, detect_gpu, read_json, torch_cuda_ready
 
 log = logging.getLogger("engines")
 
 KINDS = ("auto", "tensorrt", "tensorrt-rtx", "onnxruntime", "torch")
 AUTO_ORDER = ("tensorrt", "tensorrt-rtx", "onnxruntime-cuda", "torch-cuda", "onnxruntime-cpu", "torch-cpu")
-
-
-def check_windows(windows: Any) -> np.ndarray:
-    """The one gate every backend shares: shape, dtype and finiteness, with the offending index named."""
-    if not isinstance(windows, np.ndarray):
-        raise TypeError(
-            f"windows must be a numpy array (N, {', '.join(map(str, WINDOW_SHAPE))}); "
-            f"got {type(windows).__name__}"
-        )
-    if windows.ndim != 5 or windows.shape[1:] != WINDOW_SHAPE:
-        raise ValueError(
-            f"windows must have shape (N, {', '.join(map(str, WINDOW_SHAPE))}); got {windows.shape}"
-        )
-    if windows.shape[0] == 0:
-        raise ValueError("windows is an empty batch (N = 0)")
-    if not np.issubdtype(windows.dtype, np.floating):
-        raise TypeError(f"windows must be float32 (got {windows.dtype})")
-    windows = np.ascontiguousarray(windows, dtype=np.float32)
-    finite = np.isfinite(windows).reshape(len(windows), -1).all(axis=1)
-    if not finite.all():
-        raise ValueError(
-            f"windows contain NaN or inf in batch item(s) {np.flatnonzero(~finite).tolist()[:10]}"
-        )
-    return windows
 
 
 def physical_cores() -> int:
@@ -84,14 +59,30 @@ def physical_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class Backend(ABC):
-    """Callable embedding runtime; `name` is the family, `device` where it runs."""
+def _graph_identity(metadata: dict[str, str], where: Path) -> tuple[int, str]:
+    """(dim, model_hash) from an exported graph's crossglg metadata: what makes it an EmbeddingBackend."""
+    try:
+        return int(metadata["embedding_dim"]), metadata["model_hash"]
+    except (KeyError, ValueError):
+        raise ValueError(
+            f"{where}: no crossglg metadata (embedding_dim, model_hash); export it with export_onnx"
+        ) from None
 
-    name: str = "backend"
+
+class EngineBackend(ABC):
+    """An exported graph run by an inference engine (ONNX Runtime, TensorRT); `name` is the family,
+    `device` where it runs, `dim` and `model_hash` come from the graph's metadata."""
+
+    name: str = "engine"
     device: str = "cpu"
+    dim: int
+    model_hash: str
 
     def __call__(self, windows: np.ndarray) -> np.ndarray:
-        return self._run(check_windows(windows))
+        batch = check_windows(windows)
+        if len(batch) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        return self._run(batch)
 
     @abstractmethod
     def _run(self, windows: np.ndarray) -> np.ndarray: ...
@@ -103,39 +94,49 @@ class Backend(ABC):
         return f"<{type(self).__name__} {self.describe()}>"
 
 
-class TorchBackend(Backend):
-    """The reference: eager PyTorch on CPU or CUDA, optionally replayed through CUDA graphs."""
-
-    name = "torch"
+class TunedTorchBackend(TorchBackend):
+    """crossglg's TorchBackend for deployment: its own copy of the branch on `device` (two backends
+    never share or move the caller's module), optionally a CPU thread count and CUDA graphs."""
 
     def __init__(
         self,
-        branch: Any,
+        model: Any,
         device: str = "cpu",
         *,
         cuda_graphs: bool = False,
-        model_hash: str = "",
+        model_hash: str | None = None,
         threads: int | None = None,
     ):
-        import torch
-
-        self._torch = torch
-        self.device = str(torch.device(device))
-        if cuda_graphs and not self.device.startswith("cuda"):
+        if cuda_graphs and not str(device).startswith("cuda"):
             raise ValueError("CUDA graphs need a CUDA device")
-        # A copy: Module.to() and .eval() act in place, so two backends sharing the caller's module
-        # (CPU and CUDA, say) would pull each other's weights across devices.
-        self.branch = copy.deepcopy(branch).to(self.device).eval()
+        branch = copy.deepcopy(model.skeleton_branch()).to(device).eval()
+        super().__init__(branch, model_hash=model_hash, device=device)
         self.cuda_graphs = cuda_graphs
-        self.model_hash = model_hash
         self.threads = threads  # None: torch's process-wide setting
-        self._graphs: dict[int, tuple[Any, Any, Any]] = {}
+        self._graphs: dict[tuple[int, ...], tuple[Any, Any, Any]] = {}
 
-    def _graph_for(self, batch: int):
-        """Capture once per batch size: replay skips per-kernel launch cost, which dominates at batch 1."""
-        torch = self._torch
-        if batch not in self._graphs:
-            static_in = torch.zeros((batch, *WINDOW_SHAPE), device=self.device)
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        previous = torch.get_num_threads()
+        if self.threads and self.threads != previous:
+            torch.set_num_threads(self.threads)
+        try:
+            return super().__call__(windows)
+        finally:
+            if self.threads and self.threads != previous:
+                torch.set_num_threads(previous)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.cuda_graphs:
+            return self.branch(x)
+        graph, static_in, static_out = self._graph_for(tuple(x.shape))
+        static_in.copy_(x, non_blocking=False)
+        graph.replay()
+        return static_out
+
+    def _graph_for(self, shape: tuple[int, ...]):
+        """Capture once per input shape: replay skips per-kernel launch cost, which dominates at batch 1."""
+        if shape not in self._graphs:
+            static_in = torch.zeros(shape, device=self.device)
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side), torch.no_grad():
@@ -145,29 +146,10 @@ class TorchBackend(Backend):
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph), torch.no_grad():
                 static_out = self.branch(static_in)
-            self._graphs[batch] = (graph, static_in, static_out)
-        return self._graphs[batch]
-
-    def _run(self, windows: np.ndarray) -> np.ndarray:
-        torch = self._torch
-        x = torch.from_numpy(windows)
-        if self.cuda_graphs:
-            graph, static_in, static_out = self._graph_for(len(windows))
-            static_in.copy_(x, non_blocking=False)
-            graph.replay()
-            return static_out.float().cpu().numpy()
-        previous = torch.get_num_threads()
-        if self.threads and self.threads != previous:
-            torch.set_num_threads(self.threads)
-        try:
-            with torch.inference_mode():
-                return self.branch(x.to(self.device)).float().cpu().numpy()
-        finally:
-            if self.threads and self.threads != previous:
-                torch.set_num_threads(previous)
+            self._graphs[shape] = (graph, static_in, static_out)
+        return self._graphs[shape]
 
     def describe(self) -> str:
-        torch = self._torch
         count = self.threads or torch.get_num_threads()
         threads = f", {count} threads" if self.device == "cpu" else ""
         graphs = ", CUDA graphs" if self.cuda_graphs else ""
@@ -176,7 +158,7 @@ class TorchBackend(Backend):
         )
 
 
-class OnnxRuntimeBackend(Backend):
+class OnnxRuntimeBackend(EngineBackend):
     """ONNX Runtime with the settings that matter on a small CPU: full graph optimisation (Conv+BN
     folding, constant folding), one intra-op thread per physical core, sequential execution, and no
     busy-waiting between parallel regions: the live app shares the CPU with pose estimation, and on a
@@ -220,6 +202,7 @@ class OnnxRuntimeBackend(Backend):
         self.provider = active
         self.device = device if device.startswith("cuda") else "cpu"
         self.metadata = onnx_metadata(self.onnx_path)
+        self.dim, self.model_hash = _graph_identity(self.metadata, self.onnx_path)
 
     def _run(self, windows: np.ndarray) -> np.ndarray:
         return self.session.run([OUTPUT_NAME], {INPUT_NAME: windows})[0].astype(np.float32, copy=False)
@@ -229,26 +212,24 @@ class OnnxRuntimeBackend(Backend):
             f"onnxruntime {self._ort.__version__} {self.provider} ({self.threads} threads, graph opt all, "
             f"sequential, spin {'on' if self.spin else 'off'}) {self.metadata.get('precision', '?')} "
             f"{self.onnx_path.name}; "
-            f"model {self.metadata.get('model_hash', '?')[:12]}"
+            f"model {self.model_hash[:12]}"
         )
 
 
-class TensorRTBackend(Backend):
+class TensorRTBackend(EngineBackend):
     """A TensorRT or TensorRT-RTX engine; device buffers and the stream come from torch's CUDA build
     so no extra CUDA binding is needed. Batches above the profile's max are run in chunks."""
 
     def __init__(self, engine_path: str | os.PathLike, device: str = "cuda:0"):
-        import torch
-
         ready, why = torch_cuda_ready()
         if not ready:
             raise RuntimeError(f"TensorRT execution needs torch with CUDA: {why}")
-        self._torch = torch
         self.engine_path = Path(engine_path)
         manifest = read_json(manifest_path(self.engine_path))
         if manifest is None:
             raise EngineBuildError(f"no manifest beside {self.engine_path}; rebuild with build_engine")
         self.manifest = manifest
+        self.dim, self.model_hash = _graph_identity(manifest.get("onnx_metadata", {}), self.engine_path)
         flavour = load_flavour(manifest["key"]["flavour"])
         self.name = flavour.name
         self.device = str(torch.device(device))
@@ -261,7 +242,7 @@ class TensorRTBackend(Backend):
         self.engine = self.runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
         if self.engine is None:
             raise EngineBuildError(f"{flavour.name} could not deserialize {self.engine_path} (see [TRT] log)")
-        self._runtime_cache = None
+        self._runtime_cache: Any | None = None  # TensorRT-RTX only: its runtime cache, once made
         self._shapes_seen: set[int] = set()
         self.runtime_cache_path = Path(str(self.engine_path) + f".{detect_gpu_slug()}.runtime-cache")
         if self.name == "tensorrt-rtx":
@@ -294,20 +275,20 @@ class TensorRTBackend(Backend):
         return self.engine.create_execution_context(config)
 
     def _save_runtime_cache(self) -> None:
+        assert self._runtime_cache is not None  # only called once the cache exists
         try:
             atomic_write_bytes(self.runtime_cache_path, bytes(self._runtime_cache.serialize()))
         except OSError as err:  # a read-only cache folder costs start-up time, not correctness
             log.warning("could not save TensorRT-RTX runtime cache %s: %s", self.runtime_cache_path, err)
 
     def _torch_dtype(self, trt_dtype: Any):
-        torch, trt = self._torch, self._trt
+        trt = self._trt
         table = {trt.DataType.FLOAT: torch.float32, trt.DataType.HALF: torch.float16}
         if trt_dtype not in table:
             raise EngineBuildError(f"{self.engine_path}: unsupported I/O dtype {trt_dtype}")
         return table[trt_dtype]
 
     def _run_chunk(self, chunk: np.ndarray) -> np.ndarray:
-        torch = self._torch
         with torch.cuda.stream(self.stream):
             x = torch.from_numpy(chunk).to(self.device, non_blocking=True).to(self.input_dtype)
             if not self.context.set_input_shape(INPUT_NAME, tuple(x.shape)):
@@ -401,35 +382,37 @@ def available_backends() -> list[tuple[str, bool, str]]:
 SHIPPED_ONNX = "skeleton_branch-{precision}.onnx"  # optional, beside a checkpoint's config.json
 
 
-def cached_onnx(resolved: ResolvedModel, *, fp16: bool) -> Path:
+def cached_onnx(source: ModelSource, *, fp16: bool) -> Path:
     """The exported graph for this model: one shipped beside the checkpoint (crossglg-export
     --beside-checkpoint) if its hash matches, else the cache's, else a fresh export (seconds to a
-    minute with the dynamo exporter, so it is done once per model hash and precision)."""
+    minute with the dynamo exporter, so it is done once per model hash and precision). Only the
+    export loads the torch model."""
     precision = "fp16" if fp16 else "fp32"
-    shipped = Path(resolved.source) / SHIPPED_ONNX.format(precision=precision)
-    if resolved.source not in ("module", "checkpoint") and shipped.is_file():
-        try:
-            meta = onnx_metadata(shipped)
-        except Exception:  # damaged: fall through to the cache
-            meta = {}
-        if meta.get("model_hash") == resolved.model_hash and meta.get("precision") == precision:
-            return shipped
-        log.info("ignoring %s: exported from another model or precision", shipped)
-    path = cache_dir() / "onnx" / f"{resolved.model_hash[:16]}-{precision}.onnx"
+    if source.path is not None:
+        shipped = source.path / SHIPPED_ONNX.format(precision=precision)
+        if shipped.is_file():
+            try:
+                meta = onnx_metadata(shipped)
+            except Exception:  # damaged: fall through to the cache
+                meta = {}
+            if meta.get("model_hash") == source.model_hash and meta.get("precision") == precision:
+                return shipped
+            log.info("ignoring %s: exported from another model or precision", shipped)
+    path = cache_dir() / "onnx" / f"{source.model_hash[:16]}-{precision}.onnx"
     if path.is_file():
         try:
             meta = onnx_metadata(path)
         except Exception:  # damaged file: export again
             meta = {}
-        if meta.get("model_hash") == resolved.model_hash and meta.get("precision") == precision:
+        if meta.get("model_hash") == source.model_hash and meta.get("precision") == precision:
             return path
         log.info("cached ONNX %s is stale or unreadable; exporting again", path)
-    return export_onnx(resolved, path, fp16=fp16)
+    return export_onnx(source, path, fp16=fp16)
 
 
-def _make(entry: str, resolved: ResolvedModel, max_batch: int, device: str | None = None) -> Backend:
+def _make(entry: str, source: ModelSource, max_batch: int, device: str | None = None):
     if entry in ("tensorrt", "tensorrt-rtx"):
-        onnx_path = cached_onnx(resolved, fp16=True)
+        onnx_path = cached_onnx(source, fp16=True)
         engine = build_engine(onnx_path, flavour=entry, fp16=True, max_batch=max_batch)
         try:
             return TensorRTBackend(engine, device if device and device.startswith("cuda") else "cuda:0")
@@ -441,14 +424,16 @@ def _make(entry: str, resolved: ResolvedModel, max_batch: int, device: str | Non
     # Keep an explicit index ("cuda:1") when the caller gave one of the same kind.
     target = device if device and device.startswith(kind_device) else kind_device
     if family == "onnxruntime":
-        return OnnxRuntimeBackend(cached_onnx(resolved, fp16=False), target)
-    return TorchBackend(resolved.branch, target, model_hash=resolved.model_hash)
+        return OnnxRuntimeBackend(cached_onnx(source, fp16=False), target)
+    return TunedTorchBackend(source.branch, target, model_hash=source.model_hash)
 
 
 def load_backend(
-    checkpoint: Any, kind: str = "auto", device: str | None = None, *, max_batch: int = 8
-) -> Backend:
-    """A ready backend for `checkpoint` (folder, Checkpoint, model or skeleton module).
+    checkpoint: Any = "default", kind: str = "auto", device: str | None = None, *, max_batch: int = 8
+) -> EngineBackend | TunedTorchBackend:
+    """A ready EmbeddingBackend for `checkpoint`: a shipped model's name ("default", "full"), a
+    checkpoint folder, a Checkpoint, a CrossGLG model / SkeletonBranch or a ModelSource. A folder is
+    opened once; its weights are read only if torch runs or an ONNX has to be exported.
 
     `kind="auto"` tries AUTO_ORDER and logs (logger "engines") the one chosen and why each other was
     skipped; a named kind fails loudly instead of silently running something else. `device` is
@@ -456,7 +441,7 @@ def load_backend(
     """
     if kind not in KINDS:
         raise ValueError(f"unknown backend kind {kind!r}; choose from {', '.join(KINDS)}")
-    resolved = checkpoint if isinstance(checkpoint, ResolvedModel) else resolve_model(checkpoint)
+    source = open_model(checkpoint)
     table = {name: (ok, why) for name, ok, why in available_backends()}
     if kind != "auto":
         if kind in ("tensorrt", "tensorrt-rtx"):
@@ -470,7 +455,7 @@ def load_backend(
         ok, why = table[entry]
         if not ok:
             raise RuntimeError(f"backend {entry} is not available: {why}")
-        backend = _make(entry, resolved, max_batch, device)
+        backend = _make(entry, source, max_batch, device)
         log.info("backend %s: %s", entry, backend.describe())
         return backend
 
@@ -487,7 +472,7 @@ def load_backend(
             skipped.append(f"{entry}: {why}")
             continue
         try:
-            backend = _make(entry, resolved, max_batch, device)
+            backend = _make(entry, source, max_batch, device)
         except Exception as err:  # a failed build or load falls back to the next backend
             skipped.append(f"{entry}: failed to load ({err})")
             log.warning("backend %s failed, falling back: %s", entry, err)

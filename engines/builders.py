@@ -21,8 +21,9 @@ from types import ModuleType
 from typing import Any
 
 from crossglg.io import atomic_write_bytes, atomic_write_json
+from crossglg.skeleton.window import WINDOW_SHAPE
 
-from .export import INPUT_NAME, WINDOW_SHAPE, onnx_metadata
+from .export import INPUT_NAME, onnx_metadata
 from .store import GpuInfo, cache_dir, detect_gpu, file_sha256, read_json
 
 log = logging.getLogger("engines")
@@ -71,10 +72,6 @@ class Flavour:
     def strongly_typed(self) -> bool:
         """TensorRT 11 and every TensorRT-RTX take precision from the network, not from builder flags."""
         return self.name == "tensorrt-rtx" or self.major >= 11
-
-    @property
-    def builds_without_gpu(self) -> bool:
-        return self.name == "tensorrt-rtx"
 
 
 def load_flavour(name: str) -> Flavour:
@@ -287,7 +284,9 @@ def build_engine(
 def _recording_logger(trt: ModuleType) -> Any:
     """A TensorRT logger that forwards to logging and keeps the errors, so a failed build can say why."""
 
-    class RecordingLogger(trt.ILogger):
+    logger_base: Any = trt.ILogger  # from a module known only at run time
+
+    class RecordingLogger(logger_base):
         def __init__(self) -> None:
             trt.ILogger.__init__(self)
             self.errors: list[str] = []
@@ -315,7 +314,7 @@ def _build_serialized(
     if not parser.parse_from_file(str(onnx_path)):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise EngineBuildError(f"{flavour.name} could not parse {onnx_path}: {errors or 'no detail given'}")
-    io_info = {
+    io_info: dict[str, Any] = {
         "inputs": [_describe_tensor(network.get_input(i)) for i in range(network.num_inputs)],
         "outputs": [_describe_tensor(network.get_output(i)) for i in range(network.num_outputs)],
         "source": f"{flavour.name} network parsed from the ONNX before build",
@@ -340,6 +339,7 @@ def _build_serialized(
         config.set_timing_cache(timing_cache, ignore_mismatch=True)
     else:
         _, caps = _target(flavour, gpu, precision)
+        assert caps is not None  # TensorRT-RTX always names its compute capabilities
         config.num_compute_capabilities = len(caps)
         for index, cap in enumerate(caps):
             if not config.set_compute_capability(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import io
 import json
 import logging
@@ -25,72 +24,21 @@ import onnx
 import torch
 from torch import nn
 
+from crossglg.checkpoint import open_model
+from crossglg.embedding import TorchBackend, check_windows
 from crossglg.io import atomic_write_bytes
+from crossglg.skeleton import NTU25
+from crossglg.skeleton.window import WINDOW_SHAPE
 
 log = logging.getLogger("engines")
 
 INPUT_NAME = "windows"
 OUTPUT_NAME = "embedding"
-WINDOW_SHAPE = (3, 60, 25, 2)  # (C, T, V, M): docs/architecture.md
-LAYOUT = "ntu25"
 DEFAULT_OPSET = 18  # the dynamo exporter's own opset; see export_onnx
 MAX_EXPORT_BATCH = 4096
 
 FP32_MAX_ABS_DIFF = 1e-4
 FP16_MIN_COSINE = 0.999
-
-
-@dataclass
-class ResolvedModel:
-    """The skeleton branch plus what the exported file must remember about where it came from."""
-
-    branch: nn.Module
-    config: dict[str, Any]
-    model_hash: str
-    source: str
-
-
-def _state_hash(module: nn.Module) -> str:
-    digest = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
-
-
-def resolve_model(checkpoint_or_model: Any) -> ResolvedModel:
-    """Accept a checkpoint folder, a loaded Checkpoint, a CrossGLG model or a bare skeleton module."""
-    if isinstance(checkpoint_or_model, ResolvedModel):
-        return checkpoint_or_model
-    source = "module"
-    config: dict[str, Any] = {}
-    obj = checkpoint_or_model
-    if isinstance(obj, str | os.PathLike):
-        from crossglg.checkpoint import load_checkpoint
-
-        source = str(obj)
-        obj = load_checkpoint(obj)
-    if hasattr(obj, "model") and hasattr(obj, "config"):  # crossglg.checkpoint.Checkpoint
-        config = dict(obj.config)
-        if source == "module":
-            source = str(getattr(obj, "path", "") or "checkpoint")
-        obj = obj.model
-    if not isinstance(obj, nn.Module):
-        raise TypeError(
-            "expected a checkpoint folder, a Checkpoint, or an nn.Module; "
-            f"got {type(checkpoint_or_model).__name__}"
-        )
-    if hasattr(obj, "skeleton_branch"):
-        branch = obj.skeleton_branch()
-        if not config.get("model_hash"):
-            from crossglg.checkpoint import skeleton_branch_hash  # the hash galleries are keyed by
-
-            config = {"model": dict(getattr(obj, "config", {}) or {}), **config}
-            config["model_hash"] = skeleton_branch_hash(obj)
-    else:
-        branch = obj
-    model_hash = str(config.get("model_hash") or _state_hash(branch))
-    return ResolvedModel(branch.eval(), config, model_hash, source)
 
 
 @contextlib.contextmanager
@@ -114,7 +62,7 @@ class _Fp16Branch(nn.Module):
 
     def __init__(self, branch: nn.Module):
         super().__init__()
-        self.branch = copy.deepcopy(branch).half().eval()
+        self.branch = branch.half()
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
         return self.branch(windows.half()).float()
@@ -136,17 +84,17 @@ def export_onnx(
     """
     if opset < 17:
         raise ValueError(f"opset must be >= 17 (got {opset})")
-    resolved = resolve_model(checkpoint_or_model)
-    model_cfg = resolved.config.get("model", {})
-    frames = resolved.config.get("num_frames", model_cfg.get("num_frames", WINDOW_SHAPE[1]))
-    layout = resolved.config.get("layout", model_cfg.get("layout", LAYOUT))
-    if (int(frames), layout) != (WINDOW_SHAPE[1], LAYOUT):
+    source = open_model(checkpoint_or_model)
+    frames, layout = source.model_config.get("num_frames"), source.model_config.get("layout")
+    if (frames, layout) != (WINDOW_SHAPE[1], NTU25.name):
         raise ValueError(
-            f"model {resolved.model_hash[:12]} ({resolved.source}) expects T={frames}, layout {layout!r}; "
-            f"engines serve canonical windows {WINDOW_SHAPE} in {LAYOUT!r} (docs/architecture.md)"
+            f"model {source.model_hash[:12]} ({source.path or 'in memory'}) expects T={frames}, layout "
+            f"{layout!r}; engines serve canonical windows {WINDOW_SHAPE} in {NTU25.name!r} "
+            "(docs/architecture.md)"
         )
     out_path = Path(out_path)
-    module = _Fp16Branch(resolved.branch) if fp16 else resolved.branch
+    branch = copy.deepcopy(source.branch).eval()  # the caller's module keeps its device and flags
+    module = _Fp16Branch(branch) if fp16 else branch
     example = torch.zeros((2, *WINDOW_SHAPE), dtype=torch.float32)
     with torch.no_grad():
         embedding_dim = int(module(example).shape[-1])
@@ -163,6 +111,7 @@ def export_onnx(
             dynamo=True,
             verbose=False,
         )
+    assert program is not None  # only the legacy exporter (dynamo=False) returns None
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "model.onnx"
         program.save(str(raw), external_data=False)
@@ -171,8 +120,8 @@ def export_onnx(
     if actual_opset is None or actual_opset < 17:
         raise RuntimeError(f"exporter produced opset {actual_opset} for {out_path}; need >= 17")
     metadata = {
-        "crossglg.model_hash": resolved.model_hash,
-        "crossglg.layout": LAYOUT,
+        "crossglg.model_hash": source.model_hash,
+        "crossglg.layout": NTU25.name,
         "crossglg.T": str(WINDOW_SHAPE[1]),
         "crossglg.window_shape": json.dumps(list(WINDOW_SHAPE)),
         "crossglg.precision": "fp16" if fp16 else "fp32",
@@ -181,7 +130,7 @@ def export_onnx(
         "crossglg.output": OUTPUT_NAME,
         "crossglg.opset": str(actual_opset),
         "crossglg.torch": torch.__version__,
-        "crossglg.encoder": str(resolved.config.get("model", {}).get("encoder", "unknown")),
+        "crossglg.encoder": str(source.model_config.get("encoder", "unknown")),
     }
     del model_proto.metadata_props[:]
     for key, value in metadata.items():
@@ -194,7 +143,7 @@ def export_onnx(
     log.info(
         "exported %s skeleton branch (%s) to %s",
         "FP16" if fp16 else "FP32",
-        resolved.model_hash[:12],
+        source.model_hash[:12],
         out_path,
     )
     return out_path
@@ -245,22 +194,17 @@ def check_parity(
     """
     import onnxruntime as ort
 
-    windows = np.ascontiguousarray(windows, dtype=np.float32)
-    if windows.ndim != 5 or windows.shape[1:] != WINDOW_SHAPE:
-        raise ValueError(
-            f"parity windows must be (N, {', '.join(map(str, WINDOW_SHAPE))}); got {windows.shape}"
-        )
-    resolved = resolve_model(checkpoint_or_model)
+    windows = check_windows(windows, "parity windows")
+    source = open_model(checkpoint_or_model)
     meta = onnx_metadata(onnx_path)
-    if meta.get("model_hash") and meta["model_hash"] != resolved.model_hash:
+    if meta.get("model_hash") and meta["model_hash"] != source.model_hash:
         raise ValueError(
-            f"{onnx_path} was exported from model {meta['model_hash'][:12]}, not {resolved.model_hash[:12]}"
+            f"{onnx_path} was exported from model {meta['model_hash'][:12]}, not {source.model_hash[:12]}"
         )
     precision = meta.get("precision", "fp32")
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     got = session.run([OUTPUT_NAME], {INPUT_NAME: windows})[0]
-    with torch.inference_mode():
-        want = resolved.branch(torch.from_numpy(windows)).float().numpy()
+    want = TorchBackend(source.branch, model_hash=source.model_hash)(windows)
     max_abs = float(np.abs(got - want).max())
     min_cos = float(_cosines(got, want).min())
     if precision == "fp16":

@@ -17,35 +17,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
-from crossglg.io import atomic_open
+from crossglg.paths import CACHE_ENV, cache_root
 
 log = logging.getLogger("engines")
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
-CACHE_ENV = "CROSSGLG_ENGINE_CACHE"
 
 
 def cache_dir() -> Path:
-    """The engine cache: `$CROSSGLG_ENGINE_CACHE`, else `engines/cache/` in a writable source checkout,
-    else the per-user cache (`platformdirs.user_cache_dir("crossglg")/engines`) for installed copies,
-    whose site-packages folder is usually read-only and shared."""
-    override = os.environ.get(CACHE_ENV)
-    if override:
-        path = Path(override).expanduser()
-    elif (_PACKAGE_DIR.parent / "pyproject.toml").is_file() and os.access(_PACKAGE_DIR, os.W_OK):
+    """The engine cache: `cache_root("engines")` when `$CROSSGLG_CACHE` is set, else `engines/cache/` in a
+    writable source checkout, else the per-user cache (`~/.cache/crossglg/engines` on Linux) for installed
+    copies, whose site-packages folder is usually read-only and shared."""
+    if (
+        not os.environ.get(CACHE_ENV)
+        and (_PACKAGE_DIR.parent / "pyproject.toml").is_file()
+        and os.access(_PACKAGE_DIR, os.W_OK)
+    ):
         path = _PACKAGE_DIR / "cache"
     else:
-        path = Path(platformdirs.user_cache_dir("crossglg")) / "engines"
+        path = cache_root("engines")
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def atomic_copy(src: Path, dst: Path) -> Path:
-    with open(src, "rb") as source, atomic_open(dst) as target:
-        shutil.copyfileobj(source, target)
-    return Path(dst)
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -86,7 +78,7 @@ def detect_gpu() -> GpuInfo | None:
         import torch
 
         if torch.cuda.is_available():
-            return GpuInfo(torch.cuda.get_device_name(0), tuple(torch.cuda.get_device_capability(0)))
+            return GpuInfo(torch.cuda.get_device_name(0), torch.cuda.get_device_capability(0))
     except Exception as err:  # a broken CUDA install must not stop CPU inference
         log.debug("torch could not query CUDA: %s", err)
     smi = shutil.which("nvidia-smi")

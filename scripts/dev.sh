@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One entry point for a fresh clone: creates or refreshes .venv, then launches the app or runs the tests.
 #   bash scripts/dev.sh app [app args...]     set up (runtime deps) and launch CrossGLG Live
-#   bash scripts/dev.sh test [pytest args...] set up (runtime + train + dev + tensorrt extras) and run tests
+#   bash scripts/dev.sh test [pytest args...] set up (runtime + train + dev + tensorrt extras), check the
+#                                             house rules (ruff, import contracts, mypy) and run the tests
 # Idempotent: the install step is skipped while pyproject.toml and the chosen extras are unchanged.
 # Torch: TORCH_SPEC (default torch==2.13.0) and TORCH_INDEX_URL (optional) choose the build, e.g.
 #   TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128 TORCH_SPEC=torch==2.13.0 bash scripts/dev.sh app
@@ -44,5 +45,9 @@ if [ "$mode" = app ]; then
   exec .venv/bin/crossglg-live "$@"
 fi
 export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
+# House rules first (docs/architecture.md): lint, format, import contracts, types; then the tests.
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/lint-imports
+.venv/bin/mypy
 exec $py -m pytest -q "$@"

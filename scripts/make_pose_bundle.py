@@ -64,9 +64,19 @@ def _provide_missing_version_module() -> list[str]:
 def download_wheel(dest: Path) -> Path:
     """Fetch the manylinux cp311 wheel with pip (the files we need are platform independent)."""
     cmd = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--python-version", "3.11", "--platform", "manylinux_2_28_x86_64",
-        f"mediapipe=={WHEEL_VERSION}", "-d", str(dest),
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--python-version",
+        "3.11",
+        "--platform",
+        "manylinux_2_28_x86_64",
+        f"mediapipe=={WHEEL_VERSION}",
+        "-d",
+        str(dest),
     ]
     subprocess.run(cmd, check=True)
     wheels = sorted(dest.glob(f"mediapipe-{WHEEL_VERSION}-*.whl"))
@@ -105,8 +115,9 @@ def build_bundle(wheel: Path, out: Path) -> str:
         landmarker = zf.read(LANDMARKER_IN_WHEEL)
     models = {
         "pose_detector.tflite": with_image_metadata(detector, "pose_detector", *DETECTOR_NORM),
-        "pose_landmarks_detector.tflite": with_image_metadata(landmarker, "pose_landmarks_detector",
-                                                              *LANDMARKER_NORM),
+        "pose_landmarks_detector.tflite": with_image_metadata(
+            landmarker, "pose_landmarks_detector", *LANDMARKER_NORM
+        ),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".task.tmp")
@@ -127,8 +138,9 @@ def build_bundle(wheel: Path, out: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--wheel", type=Path,
-                        help=f"a mediapipe {WHEEL_VERSION} wheel (default: pip download)")
+    parser.add_argument(
+        "--wheel", type=Path, help=f"a mediapipe {WHEEL_VERSION} wheel (default: pip download)"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:

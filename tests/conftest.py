@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from crossglg.paths import data_root as data_root_path
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO = Path(__file__).resolve().parents[1]
-DATA_ROOT = Path(os.environ.get("CROSSGLG_DATA", REPO.parent / "shared" / "data"))
+DATA_ROOT = data_root_path()
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,13 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from crossglg.checkpoint import (
+    DEFAULT_CHECKPOINT,
+    MODELS_DIR,
     CheckpointError,
     load_checkpoint,
+    open_model,
     read_checkpoint_config,
+    resolve_checkpoint,
     save_checkpoint,
     skeleton_branch_hash,
 )
@@ -150,8 +154,11 @@ def test_bad_model_config_is_reported(saved):
         load_checkpoint(path)
 
 
-SHIPPED = sorted(p for p in (Path(__file__).resolve().parents[1] / "resources" / "models").iterdir()
-                 if (p / "config.json").is_file())
+SHIPPED = sorted(
+    p
+    for p in (Path(__file__).resolve().parents[1] / "resources" / "models").iterdir()
+    if (p / "config.json").is_file()
+)
 
 
 @pytest.mark.parametrize("folder", SHIPPED, ids=lambda p: p.name)
@@ -168,3 +175,36 @@ def test_shipped_models_load_match_their_hash_and_stay_small(folder):
     torch.manual_seed(0)
     emb = Embedder(str(folder)).embed(torch.randn(2, 3, 60, 25, 2).numpy())
     assert emb.shape[0] == 2 and torch.allclose(torch.from_numpy(emb).norm(dim=1), torch.ones(2), atol=1e-5)
+
+
+def test_shipped_models_resolve_by_name_and_folders_by_path(saved, tmp_path):
+    _, path = saved
+    assert resolve_checkpoint(path) == path and resolve_checkpoint(str(path)) == path
+    for name in ("default", "full"):
+        if (MODELS_DIR / f"crossglg_{name}" / "config.json").is_file():
+            assert resolve_checkpoint(name) == MODELS_DIR / f"crossglg_{name}"
+    assert DEFAULT_CHECKPOINT == MODELS_DIR / "crossglg_default"
+    with pytest.raises(CheckpointError, match=r"no model checkpoint at .*nowhere.*default, full"):
+        resolve_checkpoint(tmp_path / "nowhere")
+
+
+def test_open_model_reads_the_config_once_and_the_weights_only_when_asked(saved):
+    model, path = saved
+    (path / "model.safetensors").rename(path / "moved.safetensors")
+    source = open_model(path)  # identity from config.json alone
+    assert (source.model_hash, source.dim) == (skeleton_branch_hash(model), model.embed_dim)
+    assert source.path == path
+    assert source.model_config["encoder"] == "infogcn" and not source.loaded
+    with pytest.raises(CheckpointError, match="missing model.safetensors"):
+        _ = source.branch
+    (path / "moved.safetensors").rename(path / "model.safetensors")
+    x = torch.randn(2, 3, 60, 25, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(source.branch(x), model.skeleton_branch()(x))
+    assert source.loaded and not source.branch.training
+    assert open_model(source) is source
+    in_memory = open_model(model)
+    assert in_memory.path is None and in_memory.model_hash == source.model_hash and in_memory.loaded
+    assert open_model(load_checkpoint(path)).model_hash == source.model_hash
+    with pytest.raises(TypeError, match="expected a model name"):
+        open_model(42)

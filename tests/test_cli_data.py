@@ -43,3 +43,38 @@ def test_render_png_and_gif(data_root, tmp_path):
         main(["render", str(data_root / "florence" / "a01_s1_id1.txt"), "--out", str(tmp_path / "x.bmp")])
         == 2
     )
+
+
+def test_inspect_files_of_the_new_sets(data_root, capsys):
+    kg = next((data_root / "kinder_gator" / "Adults").glob("POSE-p921_*-Throw-a-ball--*.csv"))
+    assert main(["inspect", str(kg), "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["dataset"] == "kinder_gator" and row["label_name"] == "throw a ball" and row["subject"] == 921
+    assert row["meta"]["handedness"] == "L" and row["duration_s"] > 1
+    assert main(["inspect", str(data_root / "gtu3d" / "2" / "movement1.txt"), "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["label_name"] == "right-handed shaking" and row["synthesised_joints"] == []
+    assert main(["inspect", str(data_root / "precog" / "CSV" / "Seq6_3.csv"), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    expected = ["back fist", "side right kick", "front right kick", "elbow strike", "side left kick"]
+    assert [r["label_name"] for r in rows] == expected
+    assert rows[4]["meta"]["start_frame"] == 141  # split by one unlabelled frame, merged
+    # a degenerate clip is well-formed: inspect says why a data set skips it
+    assert main(["inspect", str(data_root / "nw_ucla" / "all_sqe" / "a02_s09_e04_v02.json")]) == 0
+    text = capsys.readouterr().out
+    assert "sequences: 0" in text and "reason: fewer than 11 frames" in text and "1 frame(s)" in text
+
+
+def test_inspect_a_data_set_folder_counts_skips_by_reason(data_root, capsys):
+    assert main(["inspect", str(data_root / "nw_ucla"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["dataset"] == "nw_ucla" and summary["sequences"] == 1473 and summary["skipped"] == 11
+    assert summary["skipped_by_reason"] == {"fewer than 11 frames": 11}
+    assert summary["classes"] == 10 and summary["subjects"] == 10
+    assert summary["frames_min_median_max"][0] == 11
+    assert main(["inspect", str(data_root / "gtu3d")]) == 0
+    text = capsys.readouterr().out
+    assert "sequences: 508" in text and "(no subject ids)" in text and "skipped: 0" in text
+    assert "40  1 left-handed shaking" in text
+    assert main(["inspect", str(data_root / "gtu3d"), "--dataset", "nonsense"]) == 2
+    assert "unknown data set 'nonsense'" in capsys.readouterr().err

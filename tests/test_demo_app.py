@@ -1,5 +1,6 @@
 """The PyQt6 app, offscreen: plays a real clip with poses drawn, records + enrols through the UI with the
-keyboard, survives a restart, reports bad sources, keeps settings, and explains a missing display."""
+keyboard, survives a restart, reports bad sources, ends every recording with the controls usable again,
+keeps settings, and explains a missing display."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PyQt6.QtCore import QSettings, Qt  # noqa: E402
-from test_demo_support import checkpoint_for_tests  # noqa: E402
+from PyQt6 import sip  # noqa: E402
+from PyQt6.QtCore import Qt  # noqa: E402
+from test_demo_support import checkpoint_for_tests, cut_clip  # noqa: E402
 
 from demo.app import App, main  # noqa: E402
+from demo.live import Settings  # noqa: E402
 from demo.runtime import load_embedder  # noqa: E402
-from demo.ui.dialogs import SettingsStore  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +28,9 @@ def make_app(qtbot, embedder, tmp_path):
 
     def make(**kwargs):
         emb, name = embedder
-        settings = SettingsStore(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
         kwargs.setdefault("gallery_dir", tmp_path / "gallery")
-        app = App(embedder=emb, backend_name=name, settings_store=settings, **kwargs)
+        kwargs.setdefault("settings_path", tmp_path / "settings.json")
+        app = App(embedder=emb, backend_name=name, **kwargs)
         qtbot.addWidget(app.window)
         app.window.show()
         apps.append(app)
@@ -112,25 +114,110 @@ def test_escape_cancels_the_countdown(make_app, qtbot, data_root):
     assert window.countdown_timer.isActive() and window.video.banner == "3"
     qtbot.keyClick(window, Qt.Key.Key_Escape)
     assert not window.countdown_timer.isActive() and window.video.banner == ""
-    assert window.pipeline.recording is None
+    assert window.pipeline.recording_status() is None
     assert window.status_message.text() == "recording cancelled"
+    assert window.record_button.isEnabled()
 
 
-def test_settings_are_kept_between_runs(make_app, qtbot):
+def test_settings_are_kept_between_runs(make_app, qtbot, tmp_path):
     window = make_app(starter=None).window
     mirror = window.video.mirror
     window.activateWindow()
     window.setFocus()
     qtbot.waitUntil(window.isActiveWindow, timeout=5000)
-    qtbot.keyClick(window, Qt.Key.Key_M)  # mirror toggle from the keyboard
+    qtbot.keyClick(window, Qt.Key.Key_M)  # mirror toggle from the keyboard, saved at once
     assert window.video.mirror is (not mirror)
-    window.pipeline.settings.threshold = 0.7
-    window.pipeline.settings.stride = 4
-    window.settings_store.save(window.pipeline.settings, window.video.mirror)
+    assert make_app(starter=None).window.video.mirror is (not mirror)
+
+    # Every field is kept (the dialog's result goes through apply_settings).
+    chosen = Settings(
+        threshold=0.7,
+        margin=0.05,
+        stride=4,
+        smoothing=2,
+        window_seconds=2.5,
+        max_age=0.2,
+        min_coverage=0.5,
+        absent_seconds=0.75,
+        mirror=mirror,
+    )
+    assert all(getattr(chosen, f) != getattr(Settings(), f) for f in vars(chosen) if f != "mirror")
+    window.apply_settings(chosen)
+    assert window.pipeline.settings == chosen and window.video.mirror is mirror
     again = make_app(starter=None).window
-    assert again.video.mirror is (not mirror)
-    assert again.pipeline.settings.threshold == pytest.approx(0.7)
-    assert again.pipeline.settings.stride == 4
+    assert again.pipeline.settings == chosen
+
+    # A bad field is named, the others kept.
+    (tmp_path / "settings.json").write_text('{"threshold": 0.7, "stride": "fast", "colour": "red"}')
+    bad = make_app(starter=None).window
+    assert bad.pipeline.settings.threshold == 0.7 and bad.pipeline.settings.stride == Settings().stride
+    assert "'stride' must be a whole number from 1 to 1000, got 'fast'" in bad.last_error
+    assert "unknown setting 'colour' ignored" in bad.last_error
+
+
+@pytest.fixture(scope="module")
+def short_clip(data_root, tmp_path_factory):
+    """1.5 s of tai_chi.mp4: a 2 s recording always crosses the end of the file."""
+    return cut_clip(data_root / "videos" / "tai_chi.mp4", tmp_path_factory.mktemp("clips") / "short.mp4", 45)
+
+
+def record_with_keyboard(window, qtbot) -> None:
+    window.countdown_steps = 1
+    window.countdown_timer.setInterval(50)
+    window.activateWindow()
+    window.setFocus()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    qtbot.keyClick(window, Qt.Key.Key_R)
+    assert window.recording_active and not window.record_button.isEnabled()
+
+
+def test_a_recording_across_the_end_of_a_looping_file_completes(make_app, qtbot, short_clip):
+    """The reported freeze (progress bar stuck at ~60 % when the file looped): now the recording runs on
+    across the loop, the gate notes the jump and the Record button is usable again."""
+    window = make_app(starter=None).window
+    assert window.open_source(str(short_clip))
+    qtbot.waitUntil(lambda: window.frames_shown >= 3, timeout=30000)
+    record_with_keyboard(window, qtbot)
+    qtbot.waitUntil(lambda: window.video.progress is not None and window.video.progress > 0, timeout=30000)
+    qtbot.waitUntil(lambda: window.last_quality is not None, timeout=30000)
+    assert window.last_quality.ok, window.last_quality.message
+    assert "the video jumped" in window.last_quality.message
+    assert window.last_example.breaks >= 1
+    assert window.record_button.isEnabled() and window.video.progress is None
+    assert window.enrol_dialog is not None and window.enrol_dialog.isVisible()
+    window.enrol_dialog.reject()
+
+
+def test_source_switch_and_end_of_file_cancel_with_a_message(make_app, qtbot, data_root, short_clip):
+    window = make_app(starter=None).window
+    assert window.open_source(str(data_root / "videos" / "tai_chi.mp4"))
+    qtbot.waitUntil(lambda: window.frames_shown >= 3, timeout=30000)
+    record_with_keyboard(window, qtbot)
+    qtbot.waitUntil(lambda: window.pipeline.recording_status() is not None, timeout=10000)
+    assert window.open_source(str(data_root / "videos" / "clean_and_jerk.mp4"))
+    qtbot.waitUntil(
+        lambda: window.status_message.text() == "recording cancelled: source changed", timeout=10000
+    )
+    assert window.record_button.isEnabled() and window.video.progress is None
+    assert window.message_box.isVisible() and "Press R to try again" in window.message_box.text()
+    assert window.pipeline.recording_status() is None
+    box = window.message_box
+    qtbot.keyClick(box, Qt.Key.Key_Return)  # the user dismisses the message
+    qtbot.waitUntil(lambda: sip.isdeleted(box) or not box.isVisible(), timeout=5000)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    window.countdown_steps = 3
+    qtbot.keyClick(window, Qt.Key.Key_R)  # usable again: a new countdown starts
+    assert window.countdown_timer.isActive() and window.video.banner == "3"
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+
+    once = make_app(starter=None, loop_files=False).window  # --no-loop: the file ends mid-recording
+    assert once.open_source(str(short_clip))
+    qtbot.waitUntil(lambda: once.frames_shown >= 1, timeout=30000)
+    record_with_keyboard(once, qtbot)
+    qtbot.waitUntil(lambda: not once.recording_active, timeout=30000)
+    assert once.status_message.text() == "recording cancelled: the video ended"
+    assert once.record_button.isEnabled() and once.last_quality is None
 
 
 def test_no_display_prints_help_instead_of_aborting(monkeypatch, capsys):
@@ -141,3 +228,23 @@ def test_no_display_prints_help_instead_of_aborting(monkeypatch, capsys):
     assert main([]) == 2
     err = capsys.readouterr().err
     assert "no display found" in err and "xvfb-run" in err and "QT_QPA_PLATFORM=offscreen" in err
+
+
+def test_settings_dialog_shows_the_measured_tradeoff_of_the_operating_point(qtbot):
+    """The calibrated level is the default; moving it off shows what the new level was measured to cost."""
+    from crossglg.openset import load_calibration
+    from demo.ui.dialogs import SettingsDialog
+
+    calibration = load_calibration()
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)
+    assert dialog.calibrated.isChecked() and not dialog.threshold.isEnabled()
+    assert dialog.threshold.value() == pytest.approx(calibration.level, abs=0.005)
+    assert dialog.settings().threshold is None
+    calibrated_text = dialog.tradeoff.text()
+    assert "%" in calibrated_text
+    dialog.calibrated.setChecked(False)
+    low, _ = calibration.level_range
+    dialog.threshold.setValue(round(low, 2))
+    assert dialog.settings().threshold == pytest.approx(round(low, 2))
+    assert dialog.tradeoff.text() != calibrated_text  # a more permissive level rejects fewer

@@ -10,16 +10,8 @@ import numpy as np
 import pytest
 from test_demo_support import checkpoint_for_tests, clip_poses, tai_chi_poses
 
-from demo.pipeline import (
-    NO_PERSON,
-    UNKNOWN,
-    LivePipeline,
-    Matcher,
-    Recognizer,
-    Recording,
-    Settings,
-    check_quality,
-)
+from demo.live import NO_PERSON, UNKNOWN, LivePipeline, Matcher, Recognizer, Settings, check_quality
+from demo.live.recording import Recording
 from demo.pose import PoseEstimator
 from demo.recognize import segment_window
 from demo.runtime import load_embedder
@@ -38,14 +30,14 @@ def test_recording_clip_frames_enrols_a_class_that_replay_recognises(data_root, 
     settings = Settings()
     examples = []
     with PoseEstimator() as estimator:
-        pipeline = LivePipeline(estimator, Matcher(embedder, store.gallery, settings), settings)
+        pipeline = LivePipeline(estimator, embedder, store.gallery, settings)
         for i, frame in enumerate(frames):
             if i == 30:
-                recording = pipeline.start_recording(2.0, on_done=examples.append)
+                pipeline.start_recording(2.0, on_done=examples.append)
             update = pipeline.process(frame)
             assert update.pose.main is not None
         pipeline.close()
-    assert recording.done and len(examples) == 1
+    assert pipeline.recording_status() is None and len(examples) == 1
     example = examples[0]
     assert example.timestamps[0] == pytest.approx(1.0, abs=0.01)
     assert example.timestamps[-1] == pytest.approx(3.0, abs=0.01)
@@ -138,7 +130,8 @@ def test_threaded_pipeline_plays_a_file_and_predicts(data_root, embedder):
     with PoseEstimator() as estimator:
         pipeline = LivePipeline(
             estimator,
-            Matcher(embedder, gallery, settings),
+            embedder,
+            gallery,
             settings,
             on_update=updates.append,
             on_prediction=predictions.append,
@@ -163,3 +156,95 @@ def test_mediapipe_window_is_canonical(data_root):
     assert np.isfinite(window).all()
     assert np.abs(window[:, 0, 0, 0]).max() < 1e-5  # origin: spine base of the first frame
     assert not window[..., 1].any()  # one person: the second body slot is empty
+
+
+def test_a_stream_with_repeats_gaps_and_backwards_time_keeps_deciding(data_root, embedder):
+    """The live buffer on a misbehaving stream: repeated timestamps are ignored (same decisions as the
+    clean stream), a clock going back or a pause over 1 s restarts the buffer (the next decisions are
+    those of a fresh start, never a window across the jump), an invalid timestamp is skipped."""
+    from crossglg.oneshot import Gallery
+    from demo.live.windows import GAP, INVALID, REPEAT, RESTART
+
+    times, poses, _ = tai_chi_poses(data_root)
+    gallery = Gallery(embedder.dim, embedder.model_hash)
+    gallery.add("tai chi", embedder.embed(segment_window(times, poses, 0.0, 2.0)[None]))
+    settings = Settings(threshold=0.0, stride=1, smoothing=1)
+
+    def decisions(frames) -> tuple[Recognizer, list]:
+        recognizer = Recognizer(Matcher(embedder, gallery, settings), settings, asynchronous=False)
+        out = []
+        for t, k in frames:
+            prediction = recognizer.feed(t, poses[k])
+            if prediction is not None:
+                out.append((round(prediction.time, 4), prediction.label, round(prediction.score, 5)))
+        return recognizer, out
+
+    _, clean = decisions([(float(times[k]), k) for k in range(100)])
+    assert len(clean) > 50
+    doubled, repeated = decisions(
+        [(float(times[k]), k) for k in range(100) for _ in range(2)] + [(float("nan"), 0)]
+    )
+    assert repeated == clean
+    assert doubled.buffer.events[REPEAT] == 100 and doubled.buffer.events[INVALID] == 1
+
+    _, fresh = decisions([(float(times[k - 40]), k) for k in range(40, 100)])
+    back, restarted = decisions(
+        [(float(times[k]), k) for k in range(40)] + [(float(times[k - 40]), k) for k in range(40, 100)]
+    )
+    assert back.buffer.events[RESTART] == 1
+    assert fresh and restarted[-len(fresh) :] == fresh  # after the jump: exactly a fresh start
+
+    _, fresh = decisions([(float(times[k]) + 5.0, k) for k in range(50, 100)])
+    paused, after_gap = decisions([(float(times[k]) + (5.0 if k >= 50 else 0.0), k) for k in range(100)])
+    assert paused.buffer.events[GAP] == 1
+    assert fresh and after_gap[-len(fresh) :] == fresh
+
+
+def test_one_channel_for_decisions_and_stream_problems_reported_once(data_root, embedder):
+    """Decisions reach the caller only through on_prediction (a frame update carries none); a stream
+    whose timestamps repeat and run back is reported once per kind, and every frame is still shown."""
+    from crossglg.oneshot import Gallery
+    from demo.capture import Frame
+
+    times, poses, frames = tai_chi_poses(data_root)
+    gallery = Gallery(embedder.dim, embedder.model_hash)
+    gallery.add("tai chi", embedder.embed(segment_window(times, poses, 0.0, 2.0)[None]))
+    updates, predictions, statuses = [], [], []
+    settings = Settings(threshold=0.0, stride=2)
+    with PoseEstimator() as estimator:
+        pipeline = LivePipeline(
+            estimator,
+            None,
+            None,
+            settings,
+            on_update=updates.append,
+            on_prediction=predictions.append,
+            on_status=statuses.append,
+        )
+        stamps = [k / 30 for k in range(50)] + [k / 30 for k in range(50)]  # runs back once
+        stamps[10] = stamps[9]  # and repeats one timestamp
+        for k, t in enumerate(stamps):
+            pipeline.process(Frame(frames[k].image, t, time.monotonic(), k))
+        pipeline.close()
+    assert len(updates) == 100 and not hasattr(updates[0], "prediction")
+    assert predictions == []
+    assert statuses == [
+        "the source repeats timestamps: duplicate frames are skipped",
+        "the source's clock went back: recognition restarted",
+    ]
+
+    gallery_b = Gallery(embedder.dim, embedder.model_hash)
+    gallery_b.add("other", embedder.embed(segment_window(times, poses, 1.0, 3.0)[None]))
+    with PoseEstimator() as estimator:
+        pipeline = LivePipeline(estimator, embedder, gallery, settings, on_prediction=predictions.append)
+        pipeline.open(data_root / "videos" / "tai_chi.mp4", pace=True)
+        deadline = time.monotonic() + 60
+        while not predictions and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pipeline.set_gallery(gallery_b)
+        count = len(predictions)
+        while not any(p.label == "other" for p in predictions[count:]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pipeline.close()
+    assert predictions[0].label == "tai chi"
+    assert any(p.label == "other" for p in predictions[count:])  # the swapped gallery is in use

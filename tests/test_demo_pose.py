@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 from test_demo_support import clip_poses, tai_chi_poses
 
-from demo.pose import DEFAULT_POSE_MODEL, REPO, MainPersonTracker, Pose, PoseEstimator
+from demo.pose import DEFAULT_POSE_MODEL, NUM_LANDMARKS, MainPersonTracker, Pose, PoseEstimator
 
 
 def test_bundle_is_a_tasks_bundle_with_normalisation_metadata():
@@ -103,7 +104,7 @@ def test_mediapipe_to_ntu25_agrees_with_the_kinect_skeleton(data_root):
     """
     from crossglg.data import read_file
     from crossglg.skeleton import NTU25, make_window
-    from demo.pipeline import mediapipe_window
+    from demo.live import mediapipe_window
 
     kinect = read_file(data_root / "ntu" / "S001C001P001R001A001.skeleton")
     raw = np.loadtxt(data_root / "ntu" / "S001C001P001R001A001.skeleton", skiprows=4, max_rows=25)
@@ -112,7 +113,7 @@ def test_mediapipe_to_ntu25_agrees_with_the_kinect_skeleton(data_root):
 
     times, poses, _ = clip_poses(str(data_root / "videos" / "S001C001P001R001A001_rgb.avi"), 0, True)
     assert sum(p is not None for p in poses) == len(times) == 103
-    nan = np.full((33, 3), np.nan, np.float32)
+    nan = np.full((NUM_LANDMARKS, 3), np.nan, np.float32)
     mp = mediapipe_window(np.stack([p.world if p is not None else nan for p in poses]), times)
     kn = make_window(kinect)
     a, b = mp[..., 0].transpose(1, 2, 0), kn[..., 0].transpose(1, 2, 0)  # (T, 25, 3)
@@ -154,7 +155,7 @@ def test_bundle_script_reproduces_the_committed_bundle(tmp_path):
     import hashlib
     import importlib.util
 
-    path = REPO / "scripts" / "make_pose_bundle.py"
+    path = Path(__file__).resolve().parents[1] / "scripts" / "make_pose_bundle.py"
     spec = importlib.util.spec_from_file_location("make_pose_bundle", path)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)

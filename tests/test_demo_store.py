@@ -58,8 +58,9 @@ def test_a_new_model_re_embeds_the_stored_windows(embedder, windows, tmp_path):
     reopened = GalleryStore(other, tmp_path, starter=None)
     assert reopened.gallery.model_hash == other.model_hash
     assert any("re-embedded 1 examples" in m for m in reopened.messages)
-    np.testing.assert_allclose(reopened.gallery.embeddings("reading")[0], other.embed(windows[0][None])[0],
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        reopened.gallery.embeddings("reading")[0], other.embed(windows[0][None])[0], atol=1e-5
+    )
     assert Gallery.load(tmp_path).model_hash == other.model_hash  # saved, not redone at every start
 
 

@@ -59,6 +59,28 @@ def tai_chi_poses(data_root: Path):
     return clip_poses(str(data_root / "videos" / "tai_chi.mp4"), 100, keep_frames=True)
 
 
+def cut_clip(source: Path, out: Path, frames: int) -> Path:
+    """The first ``frames`` frames of a real clip, re-encoded (mp4v) at its frame rate: a short file whose
+    end and loop come within one 2 s recording."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(source))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    written = 0
+    while written < frames:
+        ok, image = cap.read()
+        if not ok:
+            break
+        writer.write(image)
+        written += 1
+    writer.release()
+    cap.release()
+    assert written == frames, f"{source} has only {written} frames"
+    return out
+
+
 def test_support_checkpoint_loads(tmp_path):
     """The checkpoint the other demo tests use can be loaded and embeds a window to a unit vector."""
     from demo.runtime import load_embedder

@@ -131,8 +131,22 @@ def test_generate_gives_up_after_retries(tmp_path, classes):
 def test_generate_resumes_keeping_described_classes(tmp_path, classes, capsys):
     out = tmp_path / "toy.json"
     with FakeEndpoint(fail_on="bow") as server:
-        code = main(["--classes", str(classes), "--out", str(out), "--base-url", server.base_url,
-                     "--model", "toy-model", "--retries", "1", "--backoff", "0"])
+        code = main(
+            [
+                "--classes",
+                str(classes),
+                "--out",
+                str(out),
+                "--base-url",
+                server.base_url,
+                "--model",
+                "toy-model",
+                "--retries",
+                "1",
+                "--backoff",
+                "0",
+            ]
+        )
     assert code == 1
     assert "HTTP 500" in capsys.readouterr().err
     partial = json.loads(out.read_text(encoding="utf-8"))
@@ -141,8 +155,20 @@ def test_generate_resumes_keeping_described_classes(tmp_path, classes, capsys):
     out.write_text(json.dumps(partial), encoding="utf-8")
 
     with FakeEndpoint() as server:
-        code = main(["--classes", str(classes), "--out", str(out), "--base-url", server.base_url,
-                     "--model", "toy-model", "--backoff", "0"])
+        code = main(
+            [
+                "--classes",
+                str(classes),
+                "--out",
+                str(out),
+                "--base-url",
+                server.base_url,
+                "--model",
+                "toy-model",
+                "--backoff",
+                "0",
+            ]
+        )
     assert code == 0
     assert server.actions() == ["bow", "bow"]  # only the missing class was asked for
     desc = load_descriptions(out, classes)
@@ -174,8 +200,19 @@ def test_joint_reply_parsing():
 
 def test_check_command(capsys):
     path = DESCRIPTIONS_DIR / "msr_action3d.json"
-    assert main(["check", str(path), "--classes", str(REPO / "resources/classes/msr_action3d.tsv"),
-                 "--show-targets", "1"]) == 0
+    assert (
+        main(
+            [
+                "check",
+                str(path),
+                "--classes",
+                str(REPO / "resources/classes/msr_action3d.tsv"),
+                "--show-targets",
+                "1",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "ok, 20 classes x 25 joints (all classes of" in out
     assert re.search(r"duplicate joint texts: \d+/500 = [\d.]+%", out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ from crossglg.text.lexicon import (
 
 REPO = Path(__file__).resolve().parents[1]
 J = {name: i for i, name in enumerate(NTU25_JOINTS)}
-OURS = ["msr_action3d", "msrc12", "utkinect", "florence"]
+OURS = ["msr_action3d", "msrc12", "utkinect", "florence", "kinder_gator", "nw_ucla", "gtu3d", "precog"]
 SHIPPED = sorted(p.stem for p in DESCRIPTIONS_DIR.glob("*.json"))
 
 
@@ -109,7 +110,7 @@ def test_our_files_are_valid_and_complete(name):
     desc = descriptions_for(name)
     assert [(c.id, c.name) for c in desc.classes] == read_class_list(tsv)
     assert desc.prompts == {"global": GLOBAL_PROMPT, "joints": JOINT_PROMPT}
-    assert desc.language_model["name"] and desc.language_model["date"] == "2026-11-22"
+    assert desc.language_model["name"] and re.fullmatch(r"\d{4}-\d\d-\d\d", desc.language_model["date"])
     for c in desc.classes:
         assert len(c.joints) == 25 and c.targets().sum() == pytest.approx(1.0, abs=1e-6)
 
@@ -136,8 +137,11 @@ def test_shipped_files_meet_the_quality_bar(name):
             side = NTU25_JOINTS[j].split()[0]
             if side in ("left", "right"):
                 other = "right" if side == "left" else "left"
-                assert not (f"{other} " in text.lower() and f"{side} " not in text.lower()
-                            and text.lower().startswith(f"the {other}")), (c.id, NTU25_JOINTS[j], text)
+                assert not (
+                    f"{other} " in text.lower()
+                    and f"{side} " not in text.lower()
+                    and text.lower().startswith(f"the {other}")
+                ), (c.id, NTU25_JOINTS[j], text)
     stats = duplicate_stats(desc)
     assert stats.duplicate_globals == 0
     assert stats.shared_fraction < 0.6, f"{stats.shared_fraction:.0%} of joint texts repeat across classes"
@@ -157,10 +161,18 @@ def _tiny() -> dict:
         "language_model": {"name": "test", "how": "written in the test", "date": "2026-11-22"},
         "prompts": {"global": GLOBAL_PROMPT, "joints": JOINT_PROMPT},
         "classes": [
-            {"id": 1, "name": "wave", "global": "The **right hand** waves.",
-             "joints": {n: f"{n} does its part in waving" for n in NTU25_JOINTS}},
-            {"id": 2, "name": "kick", "global": "The **right leg** kicks.",
-             "joints": {n: f"{n} does its part in kicking" for n in NTU25_JOINTS}},
+            {
+                "id": 1,
+                "name": "wave",
+                "global": "The **right hand** waves.",
+                "joints": {n: f"{n} does its part in waving" for n in NTU25_JOINTS},
+            },
+            {
+                "id": 2,
+                "name": "kick",
+                "global": "The **right leg** kicks.",
+                "joints": {n: f"{n} does its part in kicking" for n in NTU25_JOINTS},
+            },
         ],
     }
 

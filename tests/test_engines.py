@@ -20,11 +20,12 @@ import pytest
 import torch
 
 import engines
+from crossglg.checkpoint import open_model
 from engines import (
     EngineBuildError,
     FlavourUnavailable,
     OnnxRuntimeBackend,
-    TorchBackend,
+    TunedTorchBackend,
     available_backends,
     build_engine,
     check_parity,
@@ -34,7 +35,6 @@ from engines import (
     onnx_metadata,
 )
 from engines.builders import manifest_path
-from engines.export import resolve_model
 
 REPO = Path(__file__).resolve().parents[1]
 HAS_RTX = importlib.util.find_spec("tensorrt_rtx") is not None
@@ -81,7 +81,7 @@ def exported(model, tmp_path_factory):
 @pytest.fixture()
 def isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv(engines.store.CACHE_ENV, str(tmp_path / "cache"))
-    return tmp_path / "cache"
+    return engines.cache_dir()  # the engines' part of the one cache root
 
 
 # -- export ---------------------------------------------------------------------------------------
@@ -120,7 +120,7 @@ def test_parity_on_real_windows(model, exported, real_windows):
 
 
 def test_parity_catches_a_different_model(model, exported, real_windows):
-    other = resolve_model(model)
+    other = open_model(model)
     other.model_hash = "0" * 64
     with pytest.raises(ValueError, match="exported from model"):
         check_parity(exported["fp32"], other, real_windows)
@@ -136,10 +136,11 @@ def test_export_rejects_old_opset(model, tmp_path):
 
 def test_onnxruntime_backend_equals_torch(model, exported, real_windows):
     ort_backend = OnnxRuntimeBackend(exported["fp32"])
-    torch_backend = TorchBackend(model.skeleton_branch(), "cpu")
+    torch_backend = TunedTorchBackend(model, "cpu")
     assert (ort_backend.name, ort_backend.device) == ("onnxruntime", "cpu")
     assert "CPUExecutionProvider" in ort_backend.describe()
     assert "spin off" in ort_backend.describe()  # shared CPU: no busy-waiting threads by default
+    assert (ort_backend.dim, ort_backend.model_hash) == (model.embed_dim, torch_backend.model_hash)
     for batch in (real_windows[:1], real_windows):  # batch 1 and 6 through one dynamic-batch graph
         got, want = ort_backend(batch), torch_backend(batch)
         assert got.dtype == np.float32 and got.shape == (len(batch), model.embed_dim)
@@ -156,6 +157,7 @@ def test_backends_reject_bad_windows(exported):
         backend(bad)
     with pytest.raises(TypeError, match="numpy array"):
         backend(torch.zeros(1, 3, 60, 25, 2))
+    assert backend(np.zeros((0, 3, 60, 25, 2), np.float32)).shape == (0, backend.dim)
 
 
 def test_available_backends_lists_every_kind_with_a_reason():
@@ -167,8 +169,7 @@ def test_available_backends_lists_every_kind_with_a_reason():
 
 def _prime_onnx_cache(cache, model, exported):
     """Place the module's export where load_backend looks, so the test does not pay a second export."""
-    resolved = resolve_model(model)
-    target = cache / "onnx" / f"{resolved.model_hash[:16]}-fp32.onnx"
+    target = cache / "onnx" / f"{open_model(model).model_hash[:16]}-fp32.onnx"
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(exported["fp32"], target)
     return target
@@ -189,10 +190,35 @@ def test_auto_on_cpu_picks_onnxruntime_logs_why_and_feeds_the_embedder(
     for skipped in ("tensorrt:", "tensorrt-rtx:", "onnxruntime-cuda:", "torch-cuda:"):
         assert f"skipped {skipped}" in log
     assert "exported" not in log, "the cached ONNX should have been reused"
-    via_engine = Embedder(model, backend=backend).embed(real_windows)
+    via_engine = Embedder(backend).embed(real_windows)
     via_torch = Embedder(model).embed(real_windows)
     np.testing.assert_allclose(via_engine, via_torch, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(via_engine, axis=1), 1.0, atol=1e-5)
+
+
+def test_shipped_onnx_serves_a_checkpoint_without_its_torch_model(real_windows, tmp_path, isolated_cache):
+    """By name or folder, ONNX Runtime runs the graph shipped beside config.json: the weights are never
+    read (a copy without model.safetensors serves the same numbers), nothing is exported."""
+    from crossglg.checkpoint import DEFAULT_CHECKPOINT, CheckpointError
+
+    if not (DEFAULT_CHECKPOINT / "skeleton_branch-fp32.onnx").is_file():
+        pytest.skip("the default checkpoint ships no ONNX")
+    source = open_model("default")
+    by_name = load_backend(source, "onnxruntime", "cpu")
+    assert not source.loaded, "serving the shipped ONNX built the torch model"
+    assert (by_name.model_hash, by_name.dim) == (source.model_hash, source.dim)
+    weightless = tmp_path / "weightless"
+    weightless.mkdir()
+    for name in ("config.json", "skeleton_branch-fp32.onnx"):
+        shutil.copyfile(DEFAULT_CHECKPOINT / name, weightless / name)
+    backend = load_backend(weightless, "onnxruntime", "cpu")
+    assert backend.onnx_path == weightless / "skeleton_branch-fp32.onnx"
+    np.testing.assert_array_equal(backend(real_windows), by_name(real_windows))
+    with pytest.raises(CheckpointError, match="missing model.safetensors"):
+        load_backend(weightless, "torch", "cpu")  # torch needs the weights, and says which file is missing
+    with pytest.raises(CheckpointError, match="no model checkpoint at .*by name: default, full"):
+        load_backend(tmp_path / "nowhere", "onnxruntime", "cpu")
+    assert not (isolated_cache / "onnx").exists()
 
 
 def test_named_backend_that_cannot_run_fails_loudly(model):
@@ -218,7 +244,7 @@ def test_torch_backends_do_not_share_or_change_the_callers_module(model, real_wi
     # module pulled the CUDA backend's weights back to the CPU. Each backend must own its copy.
     branch = model.skeleton_branch().train()
     try:
-        first, second = TorchBackend(branch, "cpu"), TorchBackend(branch, "cpu")
+        first, second = TunedTorchBackend(branch, "cpu"), TunedTorchBackend(branch, "cpu")
         assert branch.training, "building a backend put the caller's module into eval mode"
     finally:
         branch.eval()  # the module-scoped fixture stays in eval mode for the other tests
@@ -301,19 +327,19 @@ def test_tensorrt_execution_matches_torch(flavour, model, real_windows, isolated
     backend = load_backend(model, flavour)
     got = backend(real_windows)  # 6 windows: inside the 1..8 profile
     big = backend(np.concatenate([real_windows] * 3))  # 18 windows: chunked
-    want = TorchBackend(model.skeleton_branch(), "cpu")(real_windows)
+    want = TunedTorchBackend(model, "cpu")(real_windows)
     cos = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
     assert cos.min() >= 0.999, cos
     np.testing.assert_allclose(big[:6], got, atol=1e-3)
     assert inspect_engine(backend.engine_path)["source"].startswith("deserialized")
 
 
-def test_cache_dir_is_in_checkout_or_override(tmp_path, monkeypatch):
+def test_cache_dir_is_in_checkout_or_the_one_cache_root(tmp_path, monkeypatch):
     monkeypatch.delenv(engines.store.CACHE_ENV, raising=False)
     default = engines.cache_dir()
     assert default.name in ("cache", "engines") and default.is_dir()
     monkeypatch.setenv(engines.store.CACHE_ENV, os.fspath(tmp_path / "elsewhere"))
-    assert engines.cache_dir() == tmp_path / "elsewhere"
+    assert engines.cache_dir() == tmp_path / "elsewhere" / "engines"
 
 
 # -- scripts ----------------------------------------------------------------------------------------
@@ -354,3 +380,23 @@ def test_export_script_ships_onnx_beside_checkpoint_and_backend_uses_it(
         backend = load_backend(checkpoint, "onnxruntime", "cpu")
     assert backend.onnx_path == shipped and "exported" not in caplog.text
     assert not (isolated_cache / "onnx").exists(), "nothing should have been exported into the cache"
+
+
+def test_scripts_take_shipped_model_names(tmp_path, isolated_cache, capsys):
+    """--checkpoint default|full|FOLDER in every CLI; a wrong one fails naming the folder and the names."""
+    from train.build_engine import main as build_main
+    from train.export import main as export_main
+
+    source = open_model("default")
+    assert (
+        export_main(
+            ["--checkpoint", "default", "--out-dir", str(tmp_path), "--precision", "fp32", "--no-parity"]
+        )
+        == 0
+    )
+    out = tmp_path / f"{source.model_hash[:16]}-fp32.onnx"
+    assert f"exported fp32: {out}" in capsys.readouterr().out
+    assert onnx_metadata(out)["model_hash"] == source.model_hash
+    for main in (export_main, build_main):
+        with pytest.raises(SystemExit, match="no model checkpoint at .*nope.*default, full"):
+            main(["--checkpoint", str(tmp_path / "nope")])

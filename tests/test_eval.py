@@ -18,8 +18,7 @@ CONFIG = REPO / "train" / "configs" / "kinect_msrc12_msr_infogcn_full.toml"
 
 def test_score_episode_counts_top1_top5_and_confusion():
     # Three classes on three orthogonal axes; query 3 (true class 2) lies nearer class 0's exemplar.
-    emb = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [0.9, 0.1, 0], [0.1, 0.9, 0], [0.8, 0, 0.6]],
-                   np.float32)
+    emb = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [0.9, 0.1, 0], [0.1, 0.9, 0], [0.8, 0, 0.6]], np.float32)
     emb /= np.linalg.norm(emb, axis=1, keepdims=True)
     labels = np.array([0, 1, 2, 0, 1, 2])
     res = score_episode(emb, labels, Episode(np.array([0, 1, 2]), np.array([3, 4, 5])), 3, ks=(1, 2))
@@ -65,10 +64,10 @@ def test_more_shots_ceiling_by_hand():
 
 def test_dropping_empty_body_slots_keeps_embeddings(data_root):
     """Evaluation skips the empty second body; the encoders must give the same embedding either way."""
+    from crossglg.embedding import TorchBackend
     from crossglg.models import build_model
     from crossglg.training.config import load_config
     from crossglg.training.data import prepare_data
-    from crossglg.training.experiment import TrimmedTorchBackend
 
     cfg = load_config(CONFIG, [f'data.root="{data_root}"', "data.draws=2"])
     windows = prepare_data(cfg).test_sets[0].windows[:6]
@@ -78,7 +77,9 @@ def test_dropping_empty_body_slots_keeps_embeddings(data_root):
         model = build_model({"encoder": encoder, "num_classes": 5, "width": 0.25, "depth": 3}).eval()
         with torch.no_grad():
             full = model.skeleton_branch()(torch.from_numpy(windows)).numpy()
-        np.testing.assert_allclose(TrimmedTorchBackend(model)(windows), full, rtol=1e-4, atol=1e-5)
+        trimmed = TorchBackend(model)
+        assert trimmed.trim_bodies  # the default: evaluation and the trainer skip empty slots
+        np.testing.assert_allclose(trimmed(windows), full, rtol=1e-4, atol=1e-5)
 
 
 def test_eval_cli_raw_baseline_and_checkpoint(data_root, tmp_path):
@@ -100,12 +101,34 @@ def test_eval_cli_raw_baseline_and_checkpoint(data_root, tmp_path):
         # With every other subject's samples as the gallery, 1-NN must do better than with one exemplar.
         assert res["more_shots_top1"]["all"] > res["top1_mean"] + 5, name
 
-    cfg = load_config(CONFIG, [f'data.root="{data_root}"', "model.width=0.125", "optim.epochs=1",
-                               "optim.batch_size=8", "train.max_steps_per_epoch=2", "train.progress=false",
-                               "data.draws=3", "model.l2g=false", "model.g2l=false"])
+    cfg = load_config(
+        CONFIG,
+        [
+            f'data.root="{data_root}"',
+            "model.width=0.125",
+            "optim.epochs=1",
+            "optim.batch_size=8",
+            "train.max_steps_per_epoch=2",
+            "train.progress=false",
+            "data.draws=3",
+            "model.l2g=false",
+            "model.g2l=false",
+        ],
+    )
     train_experiment(cfg, tmp_path / "run", log=lambda *_: None)
-    assert main(common + ["--checkpoint", str(tmp_path / "run" / "checkpoint"), "--out", str(tmp_path / "ev"),
-                          "--no-figures"]) == 0
+    assert (
+        main(
+            common
+            + [
+                "--checkpoint",
+                str(tmp_path / "run" / "checkpoint"),
+                "--out",
+                str(tmp_path / "ev"),
+                "--no-figures",
+            ]
+        )
+        == 0
+    )
     ev = json.loads((tmp_path / "ev" / "eval.json").read_text())
     assert ev["checkpoint"].endswith("checkpoint") and not list((tmp_path / "ev").glob("*.png"))
     # The CLI's numbers are the ones the training run recorded for the same checkpoint and draws.

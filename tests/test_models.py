@@ -172,6 +172,38 @@ def test_config_errors_are_clear():
         model(torch.randn(2, 3, 60, 25, 2), torch.tensor([0, 2]), random_text(2))
 
 
+@pytest.mark.parametrize("encoder", ["infogcn", "stgcn"])
+def test_unknown_encoder_options_are_rejected_by_name(encoder):
+    from crossglg.models import get_encoder
+
+    with pytest.raises(ValueError, match=r"'encoder_options' key\(s\) \['ancestr_k'\] not taken by encoder"):
+        build_model({"encoder": encoder, "num_classes": 3, "encoder_options": {"ancestr_k": 2}, **SMALL})
+    with pytest.raises(ValueError, match=r"\['width'\] not taken"):  # common keys live at the top level
+        build_model({"encoder": encoder, "num_classes": 3, "encoder_options": {"width": 2.0}, **SMALL})
+    with pytest.raises(TypeError, match="unexpected keyword argument 'ancestr_k'"):
+        get_encoder(encoder)(ancestr_k=2)
+    own = {"infogcn": {"ancestor_k": 2, "heads": 2}, "stgcn": {"temporal_kernel": 5}}[encoder]
+    assert build_model({"encoder": encoder, "num_classes": 3, "encoder_options": own, **SMALL})
+
+
+def test_every_training_config_and_shipped_model_config_builds():
+    """No config may lean on an option the encoders used to swallow silently."""
+    import json
+    from pathlib import Path
+
+    from crossglg.training.config import load_config
+
+    repo = Path(__file__).resolve().parents[1]
+    configs = sorted((repo / "train" / "configs").glob("*.toml"))
+    assert len(configs) >= 10
+    for path in configs:
+        cfg = load_config(path)
+        model = build_model({**cfg["model"], "num_classes": 5, "num_frames": cfg["data"]["num_frames"]})
+        assert model.embed_dim > 0, path.name
+    for path in sorted((repo / "resources" / "models").glob("*/config.json")):
+        assert build_model(json.loads(path.read_text())["model"]).embed_dim > 0, path.parent.name
+
+
 def test_skeleton_branch_runs_without_the_text_extra():
     """Block sentence-transformers / transformers / the bundled MiniLM: the app must still embed."""
     code = textwrap.dedent(

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from crossglg.checkpoint import save_checkpoint
+from crossglg.embedding import TorchBackend
 from crossglg.models import build_model
 from crossglg.oneshot import UNKNOWN, Embedder, Gallery, GalleryError
 
@@ -38,12 +39,13 @@ def test_embedder_from_model_and_checkpoint_agree(model, windows, tmp_path):
     assert emb.shape == (5, model.embed_dim) and emb.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, rtol=1e-5)
     # batching does not change results
-    np.testing.assert_allclose(Embedder(model, batch_size=2).embed(windows), emb, rtol=1e-4, atol=1e-5)
+    small_batches = Embedder(TorchBackend(model, batch_size=2))
+    np.testing.assert_allclose(small_batches.embed(windows), emb, rtol=1e-4, atol=1e-5)
     # a single window is promoted to a batch of one
     np.testing.assert_allclose(direct.embed(windows[0]), emb[:1], rtol=1e-4, atol=1e-5)
     path = save_checkpoint(tmp_path / "ckpt", model, classes=["a", "b", "c"])
     from_ckpt = Embedder(path)
-    assert from_ckpt.model_hash == direct.model_hash and from_ckpt.classes == ["a", "b", "c"]
+    assert from_ckpt.model_hash == direct.model_hash and from_ckpt.dim == direct.dim == model.embed_dim
     np.testing.assert_allclose(from_ckpt.embed(windows), emb, rtol=1e-4, atol=1e-5)
 
 
@@ -55,20 +57,45 @@ def test_embedding_a_training_model_leaves_it_in_training_mode(windows):
     np.testing.assert_allclose(Embedder(model).embed(windows[:2]), emb, rtol=1e-4, atol=1e-5)
 
 
-def test_embedder_with_a_custom_backend_reads_only_the_config(model, windows, tmp_path):
-    path = save_checkpoint(tmp_path / "ckpt", model, classes=["a", "b", "c"])
-    (path / "model.safetensors").unlink()  # a backend brings its own engine: weights are not needed
-    branch = model.skeleton_branch().eval()
+class ScaledBackend:
+    """A backend that is not torch's: it knows its size and hash and returns unnormalised rows."""
 
-    def backend(batch: np.ndarray) -> np.ndarray:
+    def __init__(self, model, dim=None):
+        self.branch = model.skeleton_branch().eval()
+        self.dim = dim or model.embed_dim
+        self.model_hash = "custom"
+        self.calls = 0
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        self.calls += 1
         with torch.no_grad():
-            return (branch(torch.from_numpy(batch)) * 3.0).numpy()  # unnormalised on purpose
+            out = (self.branch(torch.from_numpy(batch)) * 3.0).numpy()
+        return out[:, : self.dim] if self.dim < out.shape[1] else out
 
-    emb = Embedder(path, backend=backend).embed(windows)
-    np.testing.assert_allclose(emb, Embedder(model).embed(windows), rtol=1e-4, atol=1e-5)
-    bad = Embedder(path, backend=lambda b: np.zeros((len(b), 7), np.float32))
+
+def test_embedder_takes_a_backend_as_is(model, windows):
+    backend = ScaledBackend(model)
+    embedder = Embedder(backend)
+    assert embedder.backend is backend and (embedder.dim, embedder.model_hash) == (model.embed_dim, "custom")
+    np.testing.assert_allclose(embedder.embed(windows), Embedder(model).embed(windows), rtol=1e-4, atol=1e-5)
+    assert embedder.embed(windows[:0]).shape == (0, model.embed_dim) and backend.calls == 1
     with pytest.raises(ValueError, match="backend returned shape"):
-        bad.embed(windows)
+        Embedder(ScaledBackend(model, dim=model.embed_dim + 1)).embed(windows)
+    with pytest.raises(TypeError, match="EmbeddingBackend"):
+        Embedder(lambda b: np.zeros((len(b), 7), np.float32))  # a bare callable knows no dim or hash
+
+
+def test_embedder_hash_follows_a_model_in_training(model, windows):
+    """The torch runner hashes the weights as they are when asked, so a gallery built mid-training is
+    keyed by the weights that embedded it."""
+    trained = build_model(CONFIG).eval()
+    trained.load_state_dict(model.state_dict())
+    embedder = Embedder(trained)
+    before = embedder.model_hash
+    assert before == Embedder(model).model_hash
+    with torch.no_grad():
+        trained.jid.position.add_(0.1)
+    assert embedder.model_hash != before
 
 
 def test_embedder_rejects_bad_windows(model):
@@ -77,8 +104,10 @@ def test_embedder_rejects_bad_windows(model):
         embedder.embed(np.zeros((2, 3, 60, 20, 2), np.float32))
     nan = np.zeros((1, 3, 60, 25, 2), np.float32)
     nan[0, 0, 0, 0, 0] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match=r"NaN or inf in batch item\(s\) \[0\]"):
         embedder.embed(nan)
+    with pytest.raises(TypeError, match="numpy array"):
+        embedder.embed(torch.zeros(1, 3, 60, 25, 2))
 
 
 def test_gallery_editing_prototypes_and_ranking():

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from crossglg.data.protocols import (
+    WIDE_BASE_EXCLUDED,
+    WIDE_BASE_SIZES,
+    WIDE_SETS,
+    NovelSet,
     kinect_oneshot,
     kinetics_oneshot,
     ntu60_oneshot,
     ntu120_oneshot,
-    oneshot_accuracy,
     reduced_classes,
+    spread_order,
+    wide_base_order,
 )
+from crossglg.data.readers import class_names
+from crossglg.data.sequence import SkeletonSequence
 
 
 def _names(setups, performers, actions):
@@ -107,13 +115,54 @@ def test_kinect_benchmark_on_real_data(data_root):
             assert len(exemplars) + len(queries) <= len(novel.samples)
         assert len({tuple(e) for e, _ in draws}) > 1  # the draws differ
     np.testing.assert_array_equal(msr.draw_exemplars(3)[0], msr.draw_exemplars(3)[0])
-    small = kinect_oneshot(data_root, msrc12_only=True)
+    small = kinect_oneshot(data_root, base="msrc12")
     assert len(small.base_class_names) == 12 and set(small.base_labels) == set(range(12))
     assert small.validation_classes == [0, 5, 10]
 
 
-def test_oneshot_accuracy_scores_nearest_exemplar():
-    embeddings = np.array([[1, 0], [0, 1], [0.9, 0.1], [0.2, 0.8], [0.1, 0.9]])
-    labels = np.array([0, 1, 0, 1, 0])
-    scores = oneshot_accuracy(embeddings, labels, np.array([0, 1]), np.array([2, 3, 4]), topk=(1, 2))
-    assert scores[1] == pytest.approx(2 / 3) and scores[2] == 1.0
+def test_spread_order_prefixes_cover_the_range():
+    for n in (1, 2, 7, 45):
+        order = spread_order(n)
+        assert sorted(order) == list(range(n))
+    order = spread_order(45)
+    for k in (4, 9, 23):  # every prefix leaves no gap much wider than n / k
+        gaps = np.diff(sorted(order[:k]) + [45])
+        assert gaps.max() <= 2 * 45 / k + 1
+
+
+def test_wide_base_excludes_every_novel_action_by_name():
+    every = {d: [k - 1 for k in class_names(d)] for d in WIDE_SETS}
+    order = wide_base_order(every)
+    assert len(order) == WIDE_BASE_SIZES[-1] - 27 == len(set(order))
+    names = [class_names(d)[c + 1].lower() for d, c in order]
+    for word in (
+        "wave",
+        "punch",
+        "circle",
+        "bow",
+        "walk",
+        "sit",
+        "stand up",
+        "pick up",
+        "throw",
+        "carry",
+        "push",
+        "clap",
+        "applaud",
+        "drink",
+        "phone",
+    ):
+        assert not [n for n in names if re.search(rf"\b{word}", n)], word
+    for dataset, excluded in WIDE_BASE_EXCLUDED.items():
+        assert set(excluded) <= set(class_names(dataset)), dataset
+    # every prefix draws from every set in proportion: the 23 first new classes hold each set
+    assert {d for d, _ in order[:23]} == set(WIDE_SETS)
+
+
+def test_subjectless_set_draws_exemplars_per_class():
+    samples = [SkeletonSequence(np.ones((1, 4, 25, 3)), "ntu25", label=k % 3) for k in range(9)]
+    novel = NovelSet("gtu", samples, {0: "a", 1: "b", 2: "c"})
+    exemplars, queries = novel.draw_exemplars(0)
+    assert sorted(novel.labels[exemplars]) == [0, 1, 2]
+    assert sorted([*exemplars, *queries]) == list(range(9))
+    assert not set(exemplars) & set(queries)

@@ -15,9 +15,18 @@ from crossglg.training.trainer import lr_at
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "train" / "configs"
-TINY = ["model.width=0.125", "model.depth=3", "optim.batch_size=8", "optim.epochs=2", "optim.warmup_epochs=1",
-        "train.max_steps_per_epoch=2", "train.progress=false", "train.threads=1", "data.draws=2",
-        "train.num_workers=0"]
+TINY = [
+    "model.width=0.125",
+    "model.depth=3",
+    "optim.batch_size=8",
+    "optim.epochs=2",
+    "optim.warmup_epochs=1",
+    "train.max_steps_per_epoch=2",
+    "train.progress=false",
+    "train.threads=1",
+    "data.draws=2",
+    "train.num_workers=0",
+]
 
 
 def test_every_config_loads_and_inherits():
@@ -88,8 +97,9 @@ def test_train_writes_logs_and_checkpoint_and_a_seed_fixes_the_run(kinect_cfg, t
     assert _losses(tmp_path / "a") == _losses(tmp_path / "b")
     # Validating only at the end makes the last epoch the selected one.
     end_only = {**kinect_cfg["train"], "eval_every": 99}
-    other_seed = train_experiment({**kinect_cfg, "seed": 7, "train": end_only}, tmp_path / "d",
-                                  log=lambda *_: None)
+    other_seed = train_experiment(
+        {**kinect_cfg, "seed": 7, "train": end_only}, tmp_path / "d", log=lambda *_: None
+    )
     assert _losses(tmp_path / "d") != _losses(tmp_path / "a")
     assert other_seed["seed"] == 7 and b["seed"] == 0
     assert a["history"][-1]["samples_per_s"] > 0 and a["history"][0]["lr"] > 0
@@ -98,8 +108,15 @@ def test_train_writes_logs_and_checkpoint_and_a_seed_fixes_the_run(kinect_cfg, t
         assert (tmp_path / "a" / name).is_file(), name
     assert list((tmp_path / "a" / "tb").glob("events.out.tfevents.*"))
     row = next(csv.DictReader(open(tmp_path / "a" / "metrics.csv")))
-    for term in ("loss_ce", "loss_ce_cm", "loss_calibrate", "loss_consistency", "loss_structure", "val_top1",
-                 "samples_per_s"):
+    for term in (
+        "loss_ce",
+        "loss_ce_cm",
+        "loss_calibrate",
+        "loss_consistency",
+        "loss_structure",
+        "val_top1",
+        "samples_per_s",
+    ):
         assert term in row, term
     ckpt = load_checkpoint(tmp_path / "a" / "checkpoint")
     assert ckpt.config["classes"][0] == "duck"  # MSRC-12 base minus validation classes
@@ -146,8 +163,10 @@ def test_ntu_path_on_the_real_raw_files(data_root, tmp_path):
     from crossglg.training.data import prepare_data
     from crossglg.training.experiment import train_experiment
 
-    cfg = load_config(CONFIGS / "ntu120_oneshot.toml",
-                      TINY + [f'data.root="{data_root / "ntu"}"', "optim.epochs=1", "optim.batch_size=4"])
+    cfg = load_config(
+        CONFIGS / "ntu120_oneshot.toml",
+        TINY + [f'data.root="{data_root / "ntu"}"', "optim.epochs=1", "optim.batch_size=4"],
+    )
     data = prepare_data(cfg, use_cache=False)
     assert data.train_windows.shape[1:] == (3, 60, 25, 2)
     names = set(data.manifest["train_sources"])

@@ -19,7 +19,9 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="crossglg-build-engine", description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", help="checkpoint folder (default: the shipped default model)")
+    parser.add_argument(
+        "--checkpoint", default="default", help="checkpoint folder or shipped model name (default, full)"
+    )
     parser.add_argument(
         "--onnx", type=Path, help="use this exported ONNX instead of exporting the checkpoint"
     )
@@ -31,21 +33,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
 
-    from engines import EngineBuildError, build_engine, inspect_engine
-    from engines.backends import cached_onnx
-    from engines.builders import manifest_path
-    from engines.export import resolve_model
+    from engines import EngineBuildError, build_engine, cached_onnx, inspect_engine, manifest_path
 
     fp16 = not args.fp32
     if args.onnx is not None:
         onnx_path = args.onnx
     else:
-        from crossglg.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+        from crossglg.checkpoint import CheckpointError, open_model
 
-        checkpoint = Path(args.checkpoint) if args.checkpoint else DEFAULT_CHECKPOINT
-        if not (checkpoint / "config.json").is_file():
-            raise SystemExit(f"crossglg-build-engine: no checkpoint at {checkpoint}")
-        onnx_path = cached_onnx(resolve_model(load_checkpoint(checkpoint)), fp16=fp16)
+        try:
+            source = open_model(args.checkpoint)
+        except CheckpointError as err:
+            raise SystemExit(f"crossglg-build-engine: {err}") from None
+        onnx_path = cached_onnx(source, fp16=fp16)
         print(f"ONNX ({'fp16' if fp16 else 'fp32'}): {onnx_path}")
     try:
         engine = build_engine(

@@ -1,6 +1,7 @@
 """crossglg-export: checkpoint -> ONNX (skeleton branch; FP32 and/or FP16) + parity check on real windows.
 
 crossglg-export                                  # default checkpoint, both precisions, into the cache
+crossglg-export --checkpoint full --beside-checkpoint
 crossglg-export --checkpoint runs/x/best --out-dir exported/ --precision fp16
 """
 
@@ -12,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO.parent / "shared" / "data"
+from crossglg.paths import data_root
+
+DEFAULT_DATA = data_root()
 
 
 def parity_windows(data_root: Path, limit: int = 8) -> np.ndarray:
@@ -25,18 +27,11 @@ def parity_windows(data_root: Path, limit: int = 8) -> np.ndarray:
     return np.stack([make_window(seq) for seq in sequences]).astype(np.float32)
 
 
-def _load_model(checkpoint: str | None):
-    from crossglg.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
-
-    path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
-    if not (path / "config.json").is_file():
-        raise SystemExit(f"crossglg-export: no checkpoint at {path} (expected {path / 'config.json'})")
-    return load_checkpoint(path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="crossglg-export", description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", help="checkpoint folder (default: the shipped default model)")
+    parser.add_argument(
+        "--checkpoint", default="default", help="checkpoint folder or shipped model name (default, full)"
+    )
     parser.add_argument("--out-dir", type=Path, help="where to write the .onnx files (default: engine cache)")
     parser.add_argument(
         "--beside-checkpoint",
@@ -50,11 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-parity", action="store_true", help="skip the parity check")
     args = parser.parse_args(argv)
 
-    from engines import cache_dir, check_parity, export_onnx
-    from engines.backends import SHIPPED_ONNX
-    from engines.export import resolve_model
+    from crossglg.checkpoint import CheckpointError, open_model
+    from engines import SHIPPED_ONNX, cache_dir, check_parity, export_onnx
 
-    resolved = resolve_model(_load_model(args.checkpoint))
+    try:
+        source = open_model(args.checkpoint)
+    except CheckpointError as err:
+        raise SystemExit(f"crossglg-export: {err}") from None
     if args.beside_checkpoint and args.out_dir:
         raise SystemExit("crossglg-export: --out-dir and --beside-checkpoint exclude each other")
     out_dir = args.out_dir or cache_dir() / "onnx"
@@ -70,13 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     precisions = ("fp32", "fp16") if args.precision == "both" else (args.precision,)
     for precision in precisions:
         if args.beside_checkpoint:
-            out = Path(resolved.source) / SHIPPED_ONNX.format(precision=precision)
+            assert source.path is not None  # open_model of a name or a folder always has its folder
+            out = source.path / SHIPPED_ONNX.format(precision=precision)
         else:
-            out = Path(out_dir) / f"{resolved.model_hash[:16]}-{precision}.onnx"
-        export_onnx(resolved, out, fp16=precision == "fp16", opset=args.opset)
+            out = Path(out_dir) / f"{source.model_hash[:16]}-{precision}.onnx"
+        export_onnx(source, out, fp16=precision == "fp16", opset=args.opset)
         print(f"exported {precision}: {out} ({out.stat().st_size / 1e6:.1f} MB)")
         if windows is not None:
-            report = check_parity(out, resolved, windows)
+            report = check_parity(out, source, windows)
             print(f"  {report}")
             failed |= not report.ok
     return 1 if failed else 0

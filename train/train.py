@@ -1,7 +1,7 @@
 """crossglg-train: train one experiment config (single process, or DDP under ``torchrun``).
 
-    crossglg-train train/configs/kinect_msrc12_msr_full.toml --run-dir runs/full_s0 --set seed=1
-    torchrun --nproc_per_node=2 -m train.train CONFIG --run-dir DIR     # DDP (gloo on CPU, NCCL on CUDA)
+crossglg-train train/configs/kinect_msrc12_msr_full.toml --run-dir runs/full_s0 --set seed=1
+torchrun --nproc_per_node=2 -m train.train CONFIG --run-dir DIR     # DDP (gloo on CPU, NCCL on CUDA)
 """
 
 from __future__ import annotations
@@ -12,18 +12,28 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="crossglg-train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="crossglg-train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("config", help="experiment TOML under train/configs/")
     p.add_argument("--run-dir", type=Path, help="output folder (default runs/<config name>_s<seed>)")
     p.add_argument("--data-root", help="data folder (overrides data.root)")
     p.add_argument("--seed", type=int, help="overrides seed")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, TOML syntax: --set optim.lr=0.1 --set model.g2l=false")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, TOML syntax: --set optim.lr=0.1 --set model.g2l=false",
+    )
     p.add_argument("--no-resume", action="store_true", help="start over even if the run folder has a state")
-    p.add_argument("--ship", type=Path, metavar="DIR",
-                   help="afterwards copy the selected checkpoint + config + metrics to DIR "
-                        "(the default model: resources/models/crossglg_default)")
+    p.add_argument(
+        "--ship",
+        type=Path,
+        metavar="DIR",
+        help="afterwards copy the selected checkpoint + config + metrics to DIR "
+        "(the default model: resources/models/crossglg_default)",
+    )
     args = p.parse_args(argv)
 
     from crossglg.training.config import ConfigError, load_config
@@ -48,10 +58,12 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"shipped to {ship_checkpoint(run_dir, args.ship)}")
     if results and "mean_over_sets" in results:
-        print(f"{cfg['name']} seed {cfg['seed']}: mean top-1 over novel sets "
-              f"{results['mean_over_sets']['top1_mean']:.2f} (selected epoch), "
-              f"{results['last_epoch']['mean_over_sets']['top1_mean']:.2f} (last epoch)  "
-              f"({run_dir / 'results.json'})")
+        print(
+            f"{cfg['name']} seed {cfg['seed']}: mean top-1 over novel sets "
+            f"{results['mean_over_sets']['top1_mean']:.2f} (selected epoch), "
+            f"{results['last_epoch']['mean_over_sets']['top1_mean']:.2f} (last epoch)  "
+            f"({run_dir / 'results.json'})"
+        )
     return 0
 
 

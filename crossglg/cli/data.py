@@ -1,7 +1,7 @@
-"""``crossglg-data``: look at a skeleton file the way the library sees it.
+"""``crossglg-data``: look at a skeleton file, or a whole data set folder, the way the library sees it.
 
-    crossglg-data inspect PATH [--json]
-    crossglg-data render PATH --out FILE.gif|png [--index K] [--fps 15]
+crossglg-data inspect PATH [--json] [--dataset NAME]
+crossglg-data render PATH --out FILE.gif|png [--index K] [--fps 15]
 """
 
 from __future__ import annotations
@@ -9,11 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from crossglg.data import SkeletonFormatError, read_file
+from crossglg.data import DATASETS, EmptySkeletonError, SkeletonFormatError, load_dataset, read_file
+from crossglg.data.datasets import dataset_folder, skip_report
 from crossglg.skeleton import NTU25, normalize, select_actors, to_ntu25
 
 
@@ -41,11 +45,103 @@ def describe(seq) -> dict:
         "synthesised_joints": converted.synthesised_joints,
         "measured_joints": int(converted.measured.sum()),
         "main_actors": select_actors(converted),
+        "meta": {k: v for k, v in seq.meta.items() if isinstance(v, (str, int, float, bool))},
     }
 
 
+def folder_datasets(folder: Path, name: str | None = None) -> list[str]:
+    """The data sets a folder holds: itself (named like one, e.g. ``nw_ucla``) or its subfolders."""
+    if name:
+        if name not in DATASETS:
+            raise ValueError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
+        return [name]
+    if folder.resolve().name in DATASETS:
+        return [folder.resolve().name]
+    found = [d for d in DATASETS if (folder / d).is_dir()]
+    if not found:
+        raise ValueError(
+            f"{folder}: not a data set folder (named one of {', '.join(DATASETS)} or holding "
+            "such folders); pass --dataset NAME"
+        )
+    return found
+
+
+def summarise(name: str, folder: Path) -> dict:
+    """Counts of one data set as ``load_dataset`` delivers it: sequences, skips by reason, classes,
+    subjects, frames per sequence and the load time."""
+    skipped: list = []
+    start = time.perf_counter()
+    samples = load_dataset(name, folder, on_missing=skipped.append)
+    seconds = time.perf_counter() - start
+    frames = np.array([s.num_frames for s in samples])
+    per_class = Counter((s.label, s.label_name) for s in samples)
+    subjects = sorted({s.subject for s in samples})
+    return {
+        "dataset": name,
+        "folder": str(dataset_folder(folder, name)),
+        "sequences": len(samples),
+        "skipped": len(skipped),
+        "skipped_by_reason": dict(Counter(getattr(r, "reason", "other") for r in skipped)),
+        "skipped_sources": [getattr(r, "source", str(r)) for r in skipped],
+        "classes": len(per_class),
+        "per_class": {f"{label} {class_name}": n for (label, class_name), n in sorted(per_class.items())},
+        "subjects": len([s for s in subjects if s >= 0]),
+        "subject_ids": subjects,
+        "frames_min_median_max": [int(frames.min()), float(np.median(frames)), int(frames.max())],
+        "load_seconds": round(seconds, 2),
+    }
+
+
+def cmd_inspect_folder(args) -> int:
+    folder = Path(args.path)
+    names = folder_datasets(folder, args.dataset)
+    summaries = [summarise(name, folder) for name in names]
+    if args.json:
+        print(json.dumps(summaries if len(summaries) > 1 else summaries[0], indent=2))
+        return 0
+    for summary in summaries:
+        print(f"=== {summary['dataset']} ({summary['folder']})")
+        print(f"{'sequences':>18}: {summary['sequences']}")
+        reasons = ", ".join(f"{n} {reason}" for reason, n in summary["skipped_by_reason"].items())
+        print(f"{'skipped':>18}: {summary['skipped']}" + (f" ({reasons})" if reasons else ""))
+        for source in summary["skipped_sources"]:
+            print(f"{'':>20}{source}")
+        print(f"{'classes':>18}: {summary['classes']}")
+        for key, n in summary["per_class"].items():
+            print(f"{'':>20}{n:5d}  {key}")
+        ids = summary["subject_ids"]
+        listed = " (no subject ids)" if ids == [-1] else f" {ids}"
+        print(f"{'subjects':>18}: {summary['subjects']}{listed}")
+        print(
+            f"{'frames':>18}: min {summary['frames_min_median_max'][0]}, median "
+            f"{summary['frames_min_median_max'][1]:g}, max {summary['frames_min_median_max'][2]}"
+        )
+        print(f"{'load time':>18}: {summary['load_seconds']} s")
+    return 0
+
+
 def cmd_inspect(args) -> int:
-    rows = [describe(s) for s in _sequences(Path(args.path))]
+    path = Path(args.path)
+    if path.is_dir():
+        return cmd_inspect_folder(args)
+    try:
+        sequences = _sequences(path)
+    except EmptySkeletonError as err:  # well-formed, but nothing a data set would keep: say why
+        report = skip_report(err)
+        row: dict[str, Any] = {
+            "source": str(path),
+            "sequences": 0,
+            "skipped": 1,
+            "reason": report.reason,
+            "message": str(err),
+        }
+        if args.json:
+            print(json.dumps(row, indent=2))
+        else:
+            for key, value in row.items():
+                print(f"{key:>18}: {value}")
+        return 0
+    rows = [describe(s) for s in sequences]
     if args.json:
         print(json.dumps(rows if len(rows) > 1 else rows[0], indent=2))
         return 0
@@ -96,8 +192,16 @@ class SkeletonPlot:
             for m in range(num_bodies):
                 alpha = 1.0 if m == 0 else 0.5
                 bones = ax.add_collection(LineCollection([], colors=colours, linewidths=1.5, alpha=alpha))
-                dots = ax.scatter(np.zeros(25), np.zeros(25), s=12, edgecolors=joint_colours,
-                                  facecolors=faces, linewidths=1, zorder=3, alpha=alpha)
+                dots = ax.scatter(
+                    np.zeros(25),
+                    np.zeros(25),
+                    s=12,
+                    edgecolors=joint_colours,
+                    facecolors=faces,
+                    linewidths=1,
+                    zorder=3,
+                    alpha=alpha,
+                )
                 self.artists.append((horizontal, m, bones, dots))
 
     def update(self, joints: np.ndarray, present: np.ndarray) -> None:
@@ -150,7 +254,8 @@ def render(seq, out: Path, *, fps: float = 15.0, max_frames: int = 45, panels: i
             plot.update(joints[:, t], present[:, t])
             caption.set_text(f"{title}\nframe {t}")
 
-        FuncAnimation(fig, update, frames=chosen).save(tmp, writer=PillowWriter(fps=fps), dpi=80)
+        writer = PillowWriter(fps=fps)  # type: ignore[arg-type]  # matplotlib's stub says int; floats work
+        FuncAnimation(fig, update, frames=chosen).save(tmp, writer=writer, dpi=80)
     else:
         raise ValueError(f"{out}: output must end in .gif or .png")
     plt.close(fig)
@@ -170,9 +275,18 @@ def cmd_render(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="crossglg-data", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    inspect = sub.add_parser("inspect", help="layout, frames, bodies, label, synthesised joints")
-    inspect.add_argument("path")
+    inspect = sub.add_parser(
+        "inspect",
+        help="a file: layout, frames, bodies, label, synthesised joints; a data set folder: "
+        "sequences, skips by reason, classes, subjects",
+    )
+    inspect.add_argument(
+        "path",
+        help="a skeleton file, a data set folder (e.g. ../shared/data/nw_ucla) or "
+        "the folder holding data sets",
+    )
     inspect.add_argument("--json", action="store_true", help="machine-readable output")
+    inspect.add_argument("--dataset", help="the data set a folder holds, where its name does not say")
     inspect.set_defaults(run=cmd_inspect)
     draw = sub.add_parser("render", help="draw the skeleton sequence to a GIF or PNG")
     draw.add_argument("path")

@@ -54,8 +54,9 @@ class EndpointError(RuntimeError):
 class ChatClient:
     """Minimal client for ``POST {base_url}/chat/completions`` of an OpenAI-compatible server."""
 
-    def __init__(self, base_url: str, model: str, api_key: str = "", temperature: float = 0.2,
-                 timeout: float = 120.0) -> None:
+    def __init__(
+        self, base_url: str, model: str, api_key: str = "", temperature: float = 0.2, timeout: float = 120.0
+    ) -> None:
         if not base_url:
             raise ValueError("no endpoint: pass --base-url or set OPENAI_BASE_URL")
         if not model:
@@ -138,8 +139,15 @@ def parse_joint_reply(content: str) -> dict[str, str]:
     return {k: " ".join(cleaned[k].split()) for k in NTU25_JOINTS}
 
 
-def ask(client: ChatClient, prompt: str, parse: Callable[[str], Any], retries: int, label: str,
-        backoff: float = 1.0, log: Callable[[str], None] = print) -> Any:
+def ask(
+    client: ChatClient,
+    prompt: str,
+    parse: Callable[[str], Any],
+    retries: int,
+    label: str,
+    backoff: float = 1.0,
+    log: Callable[[str], None] = print,
+) -> Any:
     """Send a prompt; on a bad reply tell the model what was wrong and ask again, up to ``retries`` times."""
     messages = [{"role": "system", "content": SYSTEM_MESSAGE}, {"role": "user", "content": prompt}]
     last = ""
@@ -152,8 +160,11 @@ def ask(client: ChatClient, prompt: str, parse: Callable[[str], Any], retries: i
             log(f"  {label}: bad reply (attempt {attempt}/{retries + 1}): {last}")
             messages = messages[:2] + [
                 {"role": "assistant", "content": content},
-                {"role": "user", "content": f"That answer was rejected: {last}. Answer again, following the "
-                 "instructions exactly."},
+                {
+                    "role": "user",
+                    "content": f"That answer was rejected: {last}. Answer again, following the "
+                    "instructions exactly.",
+                },
             ]
         except EndpointError as err:
             last = str(err)
@@ -181,8 +192,14 @@ def _load_existing(out: Path, class_list: str) -> dict[str, Any] | None:
     return data
 
 
-def generate(classes_file: str | os.PathLike, out: str | os.PathLike, client: ChatClient, retries: int = 3,
-             backoff: float = 1.0, log: Callable[[str], None] = print) -> dict[str, Any]:
+def generate(
+    classes_file: str | os.PathLike,
+    out: str | os.PathLike,
+    client: ChatClient,
+    retries: int = 3,
+    backoff: float = 1.0,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Describe every class of ``classes_file`` into ``out``, keeping valid classes already there."""
     classes_file, out = Path(classes_file), Path(out)
     rows = read_class_list(classes_file)
@@ -306,8 +323,11 @@ def _generate_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--classes", required=True, help="class list TSV (id<TAB>name)")
     p.add_argument("--out", required=True, help="description JSON to write (resumed when it exists)")
-    p.add_argument("--base-url", default=os.environ.get("OPENAI_BASE_URL", ""),
-                   help="endpoint base URL, e.g. http://localhost:8000/v1 (env OPENAI_BASE_URL)")
+    p.add_argument(
+        "--base-url",
+        default=os.environ.get("OPENAI_BASE_URL", ""),
+        help="endpoint base URL, e.g. http://localhost:8000/v1 (env OPENAI_BASE_URL)",
+    )
     p.add_argument("--model", default=os.environ.get("OPENAI_MODEL", ""), help="model (env OPENAI_MODEL)")
     p.add_argument("--api-key", default=os.environ.get("OPENAI_API_KEY", ""), help="key (env OPENAI_API_KEY)")
     p.add_argument("--temperature", type=float, default=0.2)

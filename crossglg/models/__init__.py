@@ -6,12 +6,13 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from crossglg.models import infogcn as _infogcn  # noqa: F401  (registers "infogcn")
 from crossglg.models import stgcn as _stgcn  # noqa: F401  (registers "stgcn")
 from crossglg.models.crossglg import CrossGLG, JointImportance, LocalToGlobal, SkeletonBranch, TextFeatures
-from crossglg.models.registry import get_encoder, list_encoders, register_encoder
+from crossglg.models.registry import Encoder, get_encoder, list_encoders, register_encoder
 
 # Defaults reproduce the paper's setting: InfoGCN at full width, both CrossGLG modules on,
 # alpha1 = 0.5 (L_calibrate), alpha2 = 0.2 (L_c); InfoGCN's own IB weights 0.1 / 1e-4, smoothing 0.1.
@@ -51,7 +52,7 @@ def normalise_config(config: dict[str, Any]) -> dict[str, Any]:
     cfg["encoder_options"] = dict(cfg["encoder_options"] or {})
     if cfg["num_classes"] is None or int(cfg["num_classes"]) < 1:
         raise ValueError(f"model config 'num_classes' must be a positive int, got {cfg['num_classes']!r}")
-    get_encoder(cfg["encoder"])  # clear error for an unknown name
+    _check_encoder_options(cfg["encoder"], cfg["encoder_options"])
     for key in (
         "num_classes",
         "num_joints",
@@ -77,22 +78,41 @@ def normalise_config(config: dict[str, Any]) -> dict[str, Any]:
     return cfg
 
 
+# What build_model passes to every encoder; encoder_options may only add the encoder's own keywords.
+COMMON_ENCODER_ARGS = (
+    "num_joints",
+    "num_person",
+    "in_channels",
+    "width",
+    "depth",
+    "embed_dim",
+    "layout",
+    "dropout",
+    "num_classes",
+)
+
+
+def _check_encoder_options(name: str, options: dict[str, Any]) -> None:
+    """Unknown encoder names and options fail here, naming the key (encoders take no ``**kwargs``)."""
+    factory = get_encoder(name)
+    params = inspect.signature(factory).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return  # a registered factory that takes anything is trusted to check its own options
+    taken = set(params) - {"self"}
+    unknown = sorted(set(options) - (taken - set(COMMON_ENCODER_ARGS)))
+    if unknown:
+        own = sorted(taken - set(COMMON_ENCODER_ARGS))
+        raise ValueError(
+            f"model config 'encoder_options' key(s) {unknown} not taken by encoder {name!r}; "
+            f"its own options: {own} (the common ones are set at the top level)"
+        )
+
+
 def build_model(config: dict[str, Any]) -> CrossGLG:
     """Config dict -> CrossGLG. ``g2l=False, l2g=False`` is the plain encoder baseline (ablation)."""
     cfg = normalise_config(config)
     factory = get_encoder(cfg["encoder"])
-    encoder = factory(
-        num_joints=cfg["num_joints"],
-        num_person=cfg["num_person"],
-        in_channels=cfg["in_channels"],
-        width=cfg["width"],
-        depth=cfg["depth"],
-        embed_dim=cfg["embed_dim"],
-        layout=cfg["layout"],
-        dropout=cfg["dropout"],
-        num_classes=cfg["num_classes"],
-        **cfg["encoder_options"],
-    )
+    encoder = factory(**{key: cfg[key] for key in COMMON_ENCODER_ARGS}, **cfg["encoder_options"])
     return CrossGLG(encoder, cfg)
 
 
@@ -101,8 +121,10 @@ def count_parameters(module) -> int:
 
 
 __all__ = [
+    "COMMON_ENCODER_ARGS",
     "DEFAULT_CONFIG",
     "CrossGLG",
+    "Encoder",
     "JointImportance",
     "LocalToGlobal",
     "SkeletonBranch",

@@ -17,20 +17,28 @@ import torch
 from torch import nn
 
 from crossglg.models.losses import calibration_loss, classification_loss, consistency_loss, structure_loss
+from crossglg.models.registry import Encoder
 
 
-@dataclass
+@dataclass(init=False)
 class TextFeatures:
-    """Per-class text features: global (K, Dt), joint-level (K, V, Dt), JID targets (K, V)."""
+    """Per-class text features: global (K, Dt), joint-level (K, V, Dt), JID targets (K, V).
+
+    Takes tensors or arrays; stores float32 tensors."""
 
     global_feats: torch.Tensor
     joint_feats: torch.Tensor
     joint_targets: torch.Tensor
 
-    def __post_init__(self) -> None:
-        self.global_feats = _float_tensor(self.global_feats)
-        self.joint_feats = _float_tensor(self.joint_feats)
-        self.joint_targets = _float_tensor(self.joint_targets)
+    def __init__(
+        self,
+        global_feats: torch.Tensor | np.ndarray,
+        joint_feats: torch.Tensor | np.ndarray,
+        joint_targets: torch.Tensor | np.ndarray,
+    ) -> None:
+        self.global_feats = _float_tensor(global_feats)
+        self.joint_feats = _float_tensor(joint_feats)
+        self.joint_targets = _float_tensor(joint_targets)
         k = self.global_feats.shape[0]
         if self.global_feats.ndim != 2:
             raise ValueError(
@@ -123,12 +131,22 @@ class LocalToGlobal(nn.Module):
 class SkeletonBranch(nn.Module):
     """The text-free inference path: (N, 3, T, V, M) -> (N, D) embedding (not normalised).
 
-    Shares its modules with the CrossGLG model it came from (no copy)."""
+    Shares its modules with the CrossGLG model it came from (no copy), and carries that model's config
+    (a plain attribute, not weights) so that runners and exporters know T, layout and D without it."""
 
-    def __init__(self, encoder: nn.Module, jid: nn.Module | None):
+    def __init__(self, encoder: Encoder, jid: nn.Module | None, config: dict):
         super().__init__()
         self.encoder = encoder
         self.jid = jid
+        self.config = config
+
+    @property
+    def embed_dim(self) -> int:
+        return self.encoder.embed_dim
+
+    def skeleton_branch(self) -> SkeletonBranch:
+        """Itself: a branch is accepted wherever a CrossGLG model is (hash, runner, export)."""
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feats, _ = self.encoder.features(x)
@@ -138,7 +156,7 @@ class SkeletonBranch(nn.Module):
 
 
 class CrossGLG(nn.Module):
-    def __init__(self, encoder: nn.Module, config: dict):
+    def __init__(self, encoder: Encoder, config: dict):
         super().__init__()
         self.config = dict(config)
         self.encoder = encoder
@@ -154,7 +172,7 @@ class CrossGLG(nn.Module):
         return self.encoder.embed_dim
 
     def skeleton_branch(self) -> SkeletonBranch:
-        return SkeletonBranch(self.encoder, self.jid)
+        return SkeletonBranch(self.encoder, self.jid, self.config)
 
     def forward(
         self, x: torch.Tensor, labels: torch.Tensor | None = None, text: TextFeatures | None = None
@@ -212,6 +230,7 @@ class CrossGLG(nn.Module):
         for name, value in self.encoder.extra_losses(out, labels).items():
             weighted[name] = (encoder_weights.get(name, 1.0), value)
         total = sum(w * value for w, value in weighted.values())
+        assert isinstance(total, torch.Tensor)  # never the empty sum's 0: "ce" is always a term
         terms = {name: float(value.detach()) for name, (_, value) in weighted.items()}
         terms["total"] = float(total.detach())
         return total, terms

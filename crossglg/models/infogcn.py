@@ -24,7 +24,7 @@ from crossglg.models.layers import (
     scaled,
     stage_plan,
 )
-from crossglg.models.registry import register_encoder
+from crossglg.models.registry import Encoder, register_encoder
 
 
 class JointAttention(nn.Module):
@@ -74,7 +74,10 @@ class EncodingBlock(nn.Module):
 
 
 @register_encoder("infogcn")
-class InfoGCN(nn.Module):
+class InfoGCN(Encoder):
+    to_relative: torch.Tensor  # buffers
+    class_prior: torch.Tensor
+
     def __init__(
         self,
         *,
@@ -90,7 +93,6 @@ class InfoGCN(nn.Module):
         dropout: float = 0.0,
         num_classes: int | None = None,
         mmd_prior_gain: float = 3.0,
-        **_: object,
     ):
         super().__init__()
         self.num_person = num_person

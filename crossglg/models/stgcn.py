@@ -21,10 +21,12 @@ from crossglg.models.layers import (
     residual_path,
     scaled,
 )
-from crossglg.models.registry import register_encoder
+from crossglg.models.registry import Encoder, register_encoder
 
 
 class GraphConv(nn.Module):
+    partitions: torch.Tensor  # a buffer
+
     def __init__(self, in_channels: int, out_channels: int, partitions: torch.Tensor):
         super().__init__()
         # own storage per block: safetensors refuses tensors that share memory
@@ -55,7 +57,7 @@ class STGCNBlock(nn.Module):
 
 
 @register_encoder("stgcn")
-class STGCN(nn.Module):
+class STGCN(Encoder):
     PLAN = ((64, 1), (64, 1), (128, 2), (128, 1), (128, 2), (128, 1))
 
     def __init__(
@@ -70,7 +72,7 @@ class STGCN(nn.Module):
         layout: str = "ntu25",
         temporal_kernel: int = 9,
         dropout: float = 0.0,
-        **_: object,
+        num_classes: int | None = None,  # part of every encoder's signature; ST-GCN has no class prior
     ):
         super().__init__()
         self.num_person = num_person

@@ -12,7 +12,18 @@ from crossglg.skeleton.window import (
 )
 
 __all__ = [
-    "NTU25", "NTU25_JOINTS", "Converted", "Layout", "WINDOW_BODIES", "WINDOW_FRAMES", "get_layout",
-    "layout_names", "make_window", "normalize", "register_layout", "select_actors", "to_ntu25",
+    "NTU25",
+    "NTU25_JOINTS",
+    "Converted",
+    "Layout",
+    "WINDOW_BODIES",
+    "WINDOW_FRAMES",
+    "get_layout",
+    "layout_names",
+    "make_window",
+    "normalize",
+    "register_layout",
+    "select_actors",
+    "to_ntu25",
     "window_from_frames",
 ]

@@ -111,9 +111,12 @@ class Augmenter:
         if self.scale_range != (1.0, 1.0):
             out = scale(out, rng.uniform(*self.scale_range))
         if self.rotate_yaw or self.rotate_tilt:
-            out = rotate(out, rng.uniform(-self.rotate_yaw, self.rotate_yaw),
-                         rng.uniform(-self.rotate_tilt, self.rotate_tilt),
-                         rng.uniform(-self.rotate_tilt, self.rotate_tilt))
+            out = rotate(
+                out,
+                rng.uniform(-self.rotate_yaw, self.rotate_yaw),
+                rng.uniform(-self.rotate_tilt, self.rotate_tilt),
+                rng.uniform(-self.rotate_tilt, self.rotate_tilt),
+            )
         if self.jitter_sigma:
             out = jitter(out, self.jitter_sigma, rng)
         if self.drop_prob and rng.random() < self.drop_prob:

@@ -50,8 +50,9 @@ def _present(joints: np.ndarray) -> np.ndarray:
     return np.any(finite & nonzero, axis=-1)
 
 
-def to_ntu25(source, layout: str | Layout | None = None, *, timestamps=None, mirrored: bool = False
-             ) -> Converted:
+def to_ntu25(
+    source, layout: str | Layout | None = None, *, timestamps=None, mirrored: bool = False
+) -> Converted:
     """Convert a (T, J, C) / (M, T, J, C) array in ``layout``, or a SkeletonSequence, to NTU-25.
 
     Raw axes are mapped with ``layout.axes`` (MediaPipe: y down -> up); 2-D layouts get z = 0 and their
@@ -150,8 +151,12 @@ def _synthesise(xyz: np.ndarray, layout: Layout) -> tuple[np.ndarray, np.ndarray
         put("neck", rules.neck(get("spine shoulder"), get("head")))
 
     left, up, forward = rules.body_axes(
-        get("spine base"), get("spine shoulder"), get("left hip"), get("right hip"),
-        get("left shoulder"), get("right shoulder"),
+        get("spine base"),
+        get("spine shoulder"),
+        get("left hip"),
+        get("right hip"),
+        get("left shoulder"),
+        get("right shoulder"),
     )
     for side in ("left", "right"):
         wrist, elbow = get(f"{side} wrist"), get(f"{side} elbow")

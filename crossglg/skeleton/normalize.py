@@ -65,8 +65,9 @@ def torso_length(joints: np.ndarray, present: np.ndarray) -> float:
     return float(np.linalg.norm(frames[:, _SS] - frames[:, _SB], axis=-1).mean())
 
 
-def normalize(joints: np.ndarray, present: np.ndarray, *, scale: bool = False, upright: bool = True
-              ) -> np.ndarray:
+def normalize(
+    joints: np.ndarray, present: np.ndarray, *, scale: bool = False, upright: bool = True
+) -> np.ndarray:
     """(M, T, 25, 3) NTU-25 sensor-frame joints -> canonical frame (absent frames stay zero).
 
     ``scale=True`` divides by the main body's mean torso length, for sources without metric depth

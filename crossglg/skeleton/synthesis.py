@@ -78,8 +78,9 @@ def thumb(wrist: np.ndarray, hand_: np.ndarray, side: np.ndarray) -> np.ndarray:
     return wrist + THUMB_ALONG * along + THUMB_SIDE * _length(along) * _unit(across)
 
 
-def foot(ankle: np.ndarray, knee: np.ndarray, forward: np.ndarray, up: np.ndarray,
-         toward: np.ndarray | None = None) -> np.ndarray:
+def foot(
+    ankle: np.ndarray, knee: np.ndarray, forward: np.ndarray, up: np.ndarray, toward: np.ndarray | None = None
+) -> np.ndarray:
     """Foot ahead of and below the ankle, scaled by the shin; along the seen foot (MediaPipe heel ->
     foot index) when the source has it, else along the body's forward direction."""
     shin = _length(ankle - knee)

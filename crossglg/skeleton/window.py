@@ -5,10 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from crossglg.skeleton.convert import Converted, to_ntu25
+from crossglg.skeleton.layouts import NTU25
 from crossglg.skeleton.normalize import normalize
 
 WINDOW_FRAMES = 60
 WINDOW_BODIES = 2
+# (C, T, V, M): x/y/z, frames, NTU-25 joints, bodies. The one definition every consumer of windows
+# (models, Embedder, galleries, ONNX export, engines) checks against; docs/architecture.md.
+WINDOW_SHAPE = (3, WINDOW_FRAMES, NTU25.num_joints, WINDOW_BODIES)
 MIN_PRESENCE = 0.5  # a body seen in under half the frames never becomes the main actor
 
 
@@ -25,14 +29,20 @@ def select_actors(converted: Converted, max_bodies: int = WINDOW_BODIES) -> list
     return [m for m in order if scores[m][1]][:max_bodies]
 
 
-def resample(joints: np.ndarray, present: np.ndarray, times: np.ndarray, num_frames: int,
-             span: tuple[float, float] | None = None) -> np.ndarray:
+def resample(
+    joints: np.ndarray,
+    present: np.ndarray,
+    times: np.ndarray,
+    num_frames: int,
+    span: tuple[float, float] | None = None,
+) -> np.ndarray:
     """(M, T, 25, 3) -> (M, num_frames, 25, 3) by linear interpolation in time over each body's present
     frames; the grid spans the main body's first to last present frame (uniform in seconds when the
     source has timestamps, so dropped frames do not speed the motion up), or ``span`` (start, end) in
     the units of ``times``. A body outside its own present span is zero."""
     main_times = times[present[0]]
-    grid = np.linspace(*(span or (main_times[0], main_times[-1])), num_frames)
+    start, stop = span or (main_times[0], main_times[-1])
+    grid = np.linspace(start, stop, num_frames)
     out = np.zeros((joints.shape[0], num_frames) + joints.shape[2:], np.float64)
     for m in range(joints.shape[0]):
         t = times[present[m]]
@@ -50,8 +60,9 @@ def resample(joints: np.ndarray, present: np.ndarray, times: np.ndarray, num_fra
     return out
 
 
-def make_window(sequence, T: int = WINDOW_FRAMES, *, max_bodies: int = WINDOW_BODIES,
-                scale: bool = False) -> np.ndarray:
+def make_window(
+    sequence, T: int = WINDOW_FRAMES, *, max_bodies: int = WINDOW_BODIES, scale: bool = False
+) -> np.ndarray:
     """SkeletonSequence | Converted -> float32 (3, T, 25, max_bodies) canonical window.
 
     Converts to NTU-25, picks the main actor(s) (:func:`select_actors`), normalises into the canonical
@@ -77,8 +88,9 @@ def make_window(sequence, T: int = WINDOW_FRAMES, *, max_bodies: int = WINDOW_BO
     return window
 
 
-def window_from_frames(frames: np.ndarray, layout: str, timestamps=None, num_frames: int = WINDOW_FRAMES,
-                       **kwargs) -> np.ndarray:
+def window_from_frames(
+    frames: np.ndarray, layout: str, timestamps=None, num_frames: int = WINDOW_FRAMES, **kwargs
+) -> np.ndarray:
     """Window a live buffer: ``frames`` (T, J, C) of one body in ``layout`` (e.g. raw MediaPipe world
     landmarks, NaN where the pose was lost) with optional timestamps in seconds."""
     converted = to_ntu25(np.asarray(frames)[None], layout, timestamps=timestamps)

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from crossglg.io import atomic_write_json
+from crossglg.paths import resource_path
 from crossglg.skeleton import NTU25_JOINTS
 from crossglg.text.lexicon import PART_TO_JOINTS, emphasised_parts, joint_targets, key_joints
 
 SCHEMA = "crossglg.descriptions/v1"
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
-DESCRIPTIONS_DIR = RESOURCES / "descriptions"
+DESCRIPTIONS_DIR = resource_path("descriptions")
 _LM_FIELDS = ("name", "how", "date")
 
 
@@ -119,10 +119,11 @@ def read_class_list(path: str | os.PathLike) -> list[tuple[int, str]]:
 
 
 def resolve_classes_file(name: str) -> Path | None:
-    """A file's ``classes_file`` (repo-relative, e.g. resources/classes/x.tsv) from the cwd or the repo."""
-    for base in (Path.cwd(), RESOURCES.parent):
-        candidate = base / name
-        if candidate.is_file():
+    """A file's ``classes_file`` (repo-relative, e.g. resources/classes/x.tsv) from the cwd, else from the
+    packaged resources."""
+    parts = Path(name).parts
+    for candidate in (Path.cwd() / name, resource_path(*parts[1:]) if parts[:1] == ("resources",) else None):
+        if candidate is not None and candidate.is_file():
             return candidate
     return None
 

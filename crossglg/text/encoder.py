@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from crossglg.io import atomic_open
+from crossglg.paths import cache_root
 from crossglg.text.lexicon import DEFAULT_SMOOTHING, joint_targets
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
@@ -80,9 +81,7 @@ def get_text_encoder(name: str) -> EncodeFn:
 
 
 def default_cache_dir() -> Path:
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("crossglg")) / "text"
+    return cache_root("text")
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -167,7 +166,9 @@ def encode_descriptions(
 
 
 def text_features(
-    descriptions: Any, encoder: str = DEFAULT_ENCODER, cache_dir: str | os.PathLike | None = None,
+    descriptions: Any,
+    encoder: str = DEFAULT_ENCODER,
+    cache_dir: str | os.PathLike | None = None,
     smoothing: float = DEFAULT_SMOOTHING,
 ):
     """Everything the model's loss needs: ``crossglg.models.TextFeatures`` with JID targets from the

@@ -46,12 +46,29 @@ _SIDED_PARTS: dict[tuple[str, ...], tuple[str, ...]] = {
 }
 # Plural forms of the sided parts (both sides).
 _PLURALS = {
-    "arm": "arms", "upper arm": "upper arms", "forearm": "forearms", "lower arm": "lower arms",
-    "hand": "hands", "fist": "fists", "palm": "palms", "leg": "legs", "thigh": "thighs",
+    "arm": "arms",
+    "upper arm": "upper arms",
+    "forearm": "forearms",
+    "lower arm": "lower arms",
+    "hand": "hands",
+    "fist": "fists",
+    "palm": "palms",
+    "leg": "legs",
+    "thigh": "thighs",
     "upper leg": "upper legs",
-    "shin": "shins", "lower leg": "lower legs", "calf": "calves", "heel": "heels",
-    "shoulder": "shoulders", "elbow": "elbows", "wrist": "wrists", "hip": "hips", "knee": "knees",
-    "ankle": "ankles", "foot": "feet", "thumb": "thumbs", "hand tip": "hand tips",
+    "shin": "shins",
+    "lower leg": "lower legs",
+    "calf": "calves",
+    "heel": "heels",
+    "shoulder": "shoulders",
+    "elbow": "elbows",
+    "wrist": "wrists",
+    "hip": "hips",
+    "knee": "knees",
+    "ankle": "ankles",
+    "foot": "feet",
+    "thumb": "thumbs",
+    "hand tip": "hand tips",
 }
 _TORSO = (_J["spine base"], _J["spine mid"], _J["spine shoulder"])
 _HEAD_NECK = (_J["neck"], _J["head"])

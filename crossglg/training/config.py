@@ -18,7 +18,9 @@ DEFAULTS: dict[str, Any] = {
     "data": {
         # kinect_oneshot | all_public | ntu120_oneshot | ntu60_oneshot
         "protocol": "kinect_oneshot",
-        "base": "msrc12+msr",  # kinect_oneshot: "msrc12+msr" | "msrc12"; ntu: number of base classes
+        # kinect_oneshot: "msrc12+msr" | "msrc12" | "wide" | "wide:N"; ntu: number of base classes;
+        # all_public: "all" (the four public sets) | "wide" (and the four wide sets)
+        "base": "msrc12+msr",
         "root": "../shared/data",
         "num_frames": 60,
         "draws": 10,  # seeded exemplar draws per novel set
@@ -138,10 +140,16 @@ def validate_config(cfg: dict) -> None:
         ("seed", cfg["seed"], lambda v: isinstance(v, int)),
         ("train.device", cfg["train"]["device"], lambda v: isinstance(v, str)),
         ("train.amp", cfg["train"]["amp"], lambda v: v in ("auto", True, False)),
-        ("text.target_smoothing", cfg["text"]["target_smoothing"],
-         lambda v: isinstance(v, int | float) and 0 <= v <= 1),
-        ("data.protocol", cfg["data"]["protocol"],
-         lambda v: v in ("kinect_oneshot", "all_public", "ntu120_oneshot", "ntu60_oneshot")),
+        (
+            "text.target_smoothing",
+            cfg["text"]["target_smoothing"],
+            lambda v: isinstance(v, int | float) and 0 <= v <= 1,
+        ),
+        (
+            "data.protocol",
+            cfg["data"]["protocol"],
+            lambda v: v in ("kinect_oneshot", "all_public", "ntu120_oneshot", "ntu60_oneshot"),
+        ),
     ]
     for key, value, ok in checks:
         if not ok(value):

@@ -14,6 +14,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,10 +56,15 @@ def _novel_from_protocol(name: str, pset, num_frames: int, seeds: list[int]) -> 
     remap = {c: i for i, c in enumerate(classes)}
     labels = np.array([remap[int(c)] for c in pset.labels], dtype=np.int64)
     episodes = [Episode(*map(np.asarray, pset.draw_exemplars(seed))) for seed in seeds]
-    return NovelSet(name=name, windows=_windows(pset.samples, num_frames), labels=labels,
-                    class_names=[pset.class_names[c] for c in classes], episodes=episodes,
-                    subjects=np.asarray(pset.subjects, dtype=np.int64),
-                    meta={"sources": sorted({str(s.source) for s in pset.samples})})
+    return NovelSet(
+        name=name,
+        windows=_windows(pset.samples, num_frames),
+        labels=labels,
+        class_names=[pset.class_names[c] for c in classes],
+        episodes=episodes,
+        subjects=np.asarray(pset.subjects, dtype=np.int64),
+        meta={"sources": sorted({str(s.source) for s in pset.samples})},
+    )
 
 
 def _validation_sets(samples, base_labels, class_names, val_classes, num_frames, seeds) -> list[NovelSet]:
@@ -86,46 +92,55 @@ def _kinect(cfg: dict) -> PreparedData:
 
     d = cfg["data"]
     base = str(d["base"])
-    if base not in ("msrc12+msr", "msrc12"):
-        raise ValueError(f"data.base for kinect_oneshot must be 'msrc12+msr' or 'msrc12', got {base!r}")
     seeds = list(range(int(d["draws"])))
-    split = kinect_oneshot(d["root"], msrc12_only=base == "msrc12", num_seeds=len(seeds),
-                           on_missing=lambda m: None)
+    split = kinect_oneshot(d["root"], base=base, num_seeds=len(seeds), on_missing=lambda m: None)
     labels = np.asarray(split.base_labels, dtype=np.int64)
     val_classes = set(split.validation_classes)
     train_classes = [c for c in range(len(split.base_class_names)) if c not in val_classes]
     remap = {c: i for i, c in enumerate(train_classes)}
-    keys: dict[int, tuple[str, int]] = {}
-    for s, lab in zip(split.base, labels, strict=True):
-        keys.setdefault(int(lab), (s.dataset, int(s.label)))
     train_idx, _ = split.split_base()
     train_samples = [split.base[i] for i in train_idx]
     return PreparedData(
         train_windows=_windows(train_samples, d["num_frames"]),
         train_labels=np.array([remap[int(labels[i])] for i in train_idx], dtype=np.int64),
         class_names=[split.base_class_names[c] for c in train_classes],
-        class_keys=[keys[c] for c in train_classes],
-        val_sets=_validation_sets(split.base, labels, split.base_class_names, val_classes, d["num_frames"],
-                                  seeds),
-        test_sets=[_novel_from_protocol(name, pset, d["num_frames"], seeds)
-                   for name, pset in split.novel_sets.items()],
-        manifest={"protocol": "kinect_oneshot", "base": base, "config": split.config,
-                  "train_samples": len(train_samples), "validation_classes":
-                  [split.base_class_names[c] for c in sorted(val_classes)],
-                  "skipped": split.skipped, "train_sources": sorted({str(s.source) for s in train_samples})},
+        class_keys=[split.base_keys[c] for c in train_classes],
+        val_sets=_validation_sets(
+            split.base, labels, split.base_class_names, val_classes, d["num_frames"], seeds
+        ),
+        test_sets=[
+            _novel_from_protocol(name, pset, d["num_frames"], seeds)
+            for name, pset in split.novel_sets.items()
+        ],
+        manifest={
+            "protocol": "kinect_oneshot",
+            "base": base,
+            "config": split.config,
+            "base_classes": len(split.base_class_names),
+            "train_samples": len(train_samples),
+            "validation_classes": [split.base_class_names[c] for c in sorted(val_classes)],
+            "skipped": split.skipped,
+            "train_sources": sorted({str(s.source) for s in train_samples}),
+        },
     )
 
 
 def _all_public(cfg: dict) -> PreparedData:
-    """Every class of the four public sets (MSRC-12 12 + MSR Action3D 20 + UTKinect 10 + Florence 9):
-    the shipped model's training data. Nothing is held out, so no validation or test sets."""
+    """Every class of the four public sets (MSRC-12 12 + MSR Action3D 20 + UTKinect 10 + Florence 9), and
+    with ``data.base = "wide"`` every class of the four wide sets too (Kinder-Gator 58, NW-UCLA 10, GTU3D
+    14, PRECOG 8): the shipped model's training data. Nothing is held out, so no validation or test sets."""
     from crossglg.data import load_dataset
+    from crossglg.data.protocols import WIDE_SETS
 
     d = cfg["data"]
-    samples, keys, names = [], [], []
+    if str(d["base"]) not in ("all", "wide"):
+        raise ValueError(f"data.base for all_public must be 'all' or 'wide', got {d['base']!r}")
+    datasets = PUBLIC_SETS + (WIDE_SETS if d["base"] == "wide" else ())
+    samples, names = [], []
+    keys: list[tuple[str, int]] = []
     labels = []
     skipped: list[str] = []
-    for dataset in PUBLIC_SETS:
+    for dataset in datasets:
         seqs = load_dataset(dataset, d["root"], on_missing=skipped.append)
         seqs = [s for s in seqs if np.count_nonzero(np.any(s.joints != 0, axis=(0, 2, 3))) >= 2]
         local = sorted({(int(s.label), s.label_name) for s in seqs})
@@ -137,10 +152,17 @@ def _all_public(cfg: dict) -> PreparedData:
         samples += seqs
         labels += [index[int(s.label)] for s in seqs]
     return PreparedData(
-        train_windows=_windows(samples, d["num_frames"]), train_labels=np.array(labels, dtype=np.int64),
-        class_names=names, class_keys=keys,
-        manifest={"protocol": "all_public", "datasets": list(PUBLIC_SETS), "train_samples": len(samples),
-                  "skipped": skipped, "train_sources": sorted({str(s.source) for s in samples})},
+        train_windows=_windows(samples, d["num_frames"]),
+        train_labels=np.array(labels, dtype=np.int64),
+        class_names=names,
+        class_keys=keys,
+        manifest={
+            "protocol": "all_public",
+            "datasets": list(datasets),
+            "train_samples": len(samples),
+            "skipped": skipped,
+            "train_sources": sorted({str(s.source) for s in samples}),
+        },
     )
 
 
@@ -175,9 +197,15 @@ def _ntu(cfg: dict, num_classes: int) -> PreparedData:
         classes = sorted(split.novel_classes)
         idx = {c: i for i, c in enumerate(classes)}
         ep = Episode(np.arange(len(split.exemplars)), np.arange(len(split.exemplars), len(files)))
-        test_sets.append(NovelSet(f"ntu{num_classes}_novel", _ntu_windows(files, d["num_frames"]),
-                                  np.array([idx[c] for c in labels_raw]), [names[c + 1] for c in classes],
-                                  [ep]))
+        test_sets.append(
+            NovelSet(
+                f"ntu{num_classes}_novel",
+                _ntu_windows(files, d["num_frames"]),
+                np.array([idx[c] for c in labels_raw]),
+                [names[c + 1] for c in classes],
+                [ep],
+            )
+        )
     val_files = split.validation_files()
     val_sets = []
     if val_files:
@@ -186,8 +214,9 @@ def _ntu(cfg: dict, num_classes: int) -> PreparedData:
         seqs = read(val_files)
         pset = ProtocolNovelSet("val_ntu", seqs, {int(s.label): names[int(s.label) + 1] for s in seqs})
         try:
-            val_sets.append(_novel_from_protocol("val_ntu", pset, d["num_frames"],
-                                                 list(range(int(d["draws"])))))
+            val_sets.append(
+                _novel_from_protocol("val_ntu", pset, d["num_frames"], list(range(int(d["draws"]))))
+            )
         except ValueError:
             pass  # too few validation files (e.g. the 6-file sample) to draw from one subject
     return PreparedData(
@@ -195,10 +224,15 @@ def _ntu(cfg: dict, num_classes: int) -> PreparedData:
         train_labels=np.array([remap[ntu_label(p)] for p in train_files], dtype=np.int64),
         class_names=[names[c + 1] for c in train_classes],
         class_keys=[("ntu120", c) for c in train_classes],
-        val_sets=val_sets, test_sets=test_sets,
-        manifest={"protocol": f"ntu{num_classes}_oneshot", "base": str(d["base"]),
-                  "train_samples": len(train_files), "missing_exemplars": split.missing_exemplars,
-                  "train_sources": [p.name for p in train_files]},
+        val_sets=val_sets,
+        test_sets=test_sets,
+        manifest={
+            "protocol": f"ntu{num_classes}_oneshot",
+            "base": str(d["base"]),
+            "train_samples": len(train_files),
+            "missing_exemplars": split.missing_exemplars,
+            "train_sources": [p.name for p in train_files],
+        },
     )
 
 
@@ -212,8 +246,11 @@ def _ntu_window(path: Path, num_frames: int) -> np.ndarray:
 def _ntu_windows(paths: list[Path], num_frames: int) -> np.ndarray:
     """Raw NTU files -> windows; the full set (114k files) is read by all CPU cores in parallel."""
     if len(paths) < 200:
-        return np.stack([_ntu_window(p, num_frames) for p in paths]) if paths else \
-            np.zeros((0, 3, num_frames, 25, 2), np.float32)
+        return (
+            np.stack([_ntu_window(p, num_frames) for p in paths])
+            if paths
+            else np.zeros((0, 3, num_frames, 25, 2), np.float32)
+        )
     from concurrent.futures import ProcessPoolExecutor
     from functools import partial
 
@@ -231,6 +268,7 @@ def code_version() -> str:
 
     h = hashlib.sha256()
     for pkg in (crossglg.data, crossglg.skeleton):
+        assert pkg.__file__ is not None  # regular packages (an __init__.py), not namespace ones
         for path in sorted(Path(pkg.__file__).parent.rglob("*.py")):
             h.update(path.name.encode())
             h.update(path.read_bytes())
@@ -247,24 +285,35 @@ def files_fingerprint(folder: Path) -> str:
 
 
 def cache_dir() -> Path:
-    from platformdirs import user_cache_dir
+    from crossglg.paths import cache_root
 
-    return Path(os.environ.get("CROSSGLG_CACHE", user_cache_dir("crossglg"))) / "windows"
-
+    return cache_root("windows")
 
 
 def _cache_key(cfg: dict) -> str:
     d = cfg["data"]
     root = Path(d["root"])
-    parts = [PROTOCOL_CACHE_FORMAT, d["protocol"], str(d["base"]), d["num_frames"], d["draws"],
-             str(root.resolve()), files_fingerprint(root) if root.is_dir() else "", code_version()]
+    parts = [
+        PROTOCOL_CACHE_FORMAT,
+        d["protocol"],
+        str(d["base"]),
+        d["num_frames"],
+        d["draws"],
+        str(root.resolve()),
+        files_fingerprint(root) if root.is_dir() else "",
+        code_version(),
+    ]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
 
 
 def _save(data: PreparedData, path: Path) -> None:
     arrays = {"train_windows": data.train_windows, "train_labels": data.train_labels}
-    meta = {"class_names": data.class_names, "class_keys": data.class_keys, "manifest": data.manifest,
-            "sets": []}
+    meta: dict[str, Any] = {
+        "class_names": data.class_names,
+        "class_keys": data.class_keys,
+        "manifest": data.manifest,
+        "sets": [],
+    }
     for kind, sets in (("val", data.val_sets), ("test", data.test_sets)):
         for i, s in enumerate(sets):
             p = f"{kind}{i}_"
@@ -273,23 +322,43 @@ def _save(data: PreparedData, path: Path) -> None:
                 arrays[p + "subjects"] = s.subjects
             for j, ep in enumerate(s.episodes):
                 arrays[f"{p}ex{j}"], arrays[f"{p}q{j}"] = ep.exemplars, ep.queries
-            meta["sets"].append({"kind": kind, "prefix": p, "name": s.name, "class_names": s.class_names,
-                                 "episodes": len(s.episodes), "meta": s.meta})
+            meta["sets"].append(
+                {
+                    "kind": kind,
+                    "prefix": p,
+                    "name": s.name,
+                    "class_names": s.class_names,
+                    "episodes": len(s.episodes),
+                    "meta": s.meta,
+                }
+            )
     arrays["meta_json"] = np.array(json.dumps(meta))
     with atomic_open(path, "wb") as f:
-        np.savez(f, **arrays)
+        np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub matches **arrays to allow_pickle
 
 
 def _load(path: Path) -> PreparedData:
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(str(z["meta_json"]))
-        data = PreparedData(z["train_windows"], z["train_labels"], meta["class_names"],
-                            [tuple(k) for k in meta["class_keys"]], manifest=meta["manifest"])
+        data = PreparedData(
+            z["train_windows"],
+            z["train_labels"],
+            meta["class_names"],
+            [tuple(k) for k in meta["class_keys"]],
+            manifest=meta["manifest"],
+        )
         for s in meta["sets"]:
             p = s["prefix"]
             episodes = [Episode(z[f"{p}ex{j}"], z[f"{p}q{j}"]) for j in range(s["episodes"])]
-            ns = NovelSet(s["name"], z[p + "windows"], z[p + "labels"], s["class_names"], episodes,
-                          z[p + "subjects"] if p + "subjects" in z else None, s["meta"])
+            ns = NovelSet(
+                s["name"],
+                z[p + "windows"],
+                z[p + "labels"],
+                s["class_names"],
+                episodes,
+                z[p + "subjects"] if p + "subjects" in z else None,
+                s["meta"],
+            )
             (data.val_sets if s["kind"] == "val" else data.test_sets).append(ns)
     return data
 
@@ -297,8 +366,12 @@ def _load(path: Path) -> PreparedData:
 def prepare_data(cfg: dict, need_train: bool = True, use_cache: bool = True) -> PreparedData:
     """The protocol of ``cfg['data']`` as window arrays (cached on disk; see module docstring)."""
     protocol = cfg["data"]["protocol"]
-    builders = {"kinect_oneshot": _kinect, "all_public": _all_public,
-                "ntu120_oneshot": lambda c: _ntu(c, 120), "ntu60_oneshot": lambda c: _ntu(c, 60)}
+    builders = {
+        "kinect_oneshot": _kinect,
+        "all_public": _all_public,
+        "ntu120_oneshot": lambda c: _ntu(c, 120),
+        "ntu60_oneshot": lambda c: _ntu(c, 60),
+    }
     if protocol not in builders:
         raise ValueError(f"unknown data.protocol {protocol!r}; known: {', '.join(builders)}")
     frozen = cfg["data"].get("prepared", "")

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from crossglg.io import atomic_write_json
-from crossglg.training.ddp import DistInfo, init_distributed, shutdown_distributed
+from crossglg.training.ddp import init_distributed, shutdown_distributed
 from crossglg.training.metrics import (
     NovelSet,
     evaluate_embeddings,
@@ -41,8 +41,13 @@ def cpu_name() -> str:
 def machine_description() -> dict:
     import os
 
-    info = {"cpu": cpu_name(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(), "python": platform.python_version()}
+    info = {
+        "cpu": cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+    }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
@@ -50,8 +55,13 @@ def machine_description() -> dict:
 
 def git_revision() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, timeout=5).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            timeout=5,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
 
@@ -88,34 +98,58 @@ def train_experiment(cfg: dict, run_dir: Path, resume: bool = True, log=print) -
         uses_text = bool(cfg["model"].get("g2l", True) or cfg["model"].get("l2g", True))
         text = None
         if uses_text:
-            text = text_features(data.descriptions, cfg["text"]["encoder"],
-                                 smoothing=cfg["text"]["target_smoothing"])
+            text = text_features(
+                data.descriptions, cfg["text"]["encoder"], smoothing=cfg["text"]["target_smoothing"]
+            )
         seed_everything(cfg["seed"])
         model = build_model(model_config(cfg, len(data.class_names)))
         if dist_info.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_json(run_dir / "config.json", cfg)
-            log(f"{cfg['name']}: {len(data.train_labels)} training windows, {len(data.class_names)} classes, "
+            log(
+                f"{cfg['name']}: {len(data.train_labels)} training windows, {len(data.class_names)} classes, "
                 f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, device {device}, "
-                f"world size {dist_info.world_size}; data ready in {time.perf_counter() - t_start:.1f}s")
+                f"world size {dist_info.world_size}; data ready in {time.perf_counter() - t_start:.1f}s"
+            )
         bodies = int(cfg["data"]["train_bodies"])
-        train_set = WindowDataset(data.train_windows[..., :bodies], data.train_labels, make_augmenter(cfg),
-                                  seed=cfg["seed"])
+        train_set = WindowDataset(
+            data.train_windows[..., :bodies], data.train_labels, make_augmenter(cfg), seed=cfg["seed"]
+        )
         manifest = {**data.manifest, "config_name": cfg["name"], "seed": cfg["seed"], "git": git_revision()}
 
         def on_best(core, metrics):
-            save_checkpoint(run_dir / "checkpoint", core, classes=data.class_names, data_manifest=manifest,
-                            metrics=metrics)
+            save_checkpoint(
+                run_dir / "checkpoint",
+                core,
+                classes=data.class_names,
+                data_manifest=manifest,
+                metrics=metrics,
+            )
 
-        trainer = Trainer(cfg, model, train_set, text, run_dir, val_sets=data.val_sets, dist_info=dist_info,
-                          on_best=on_best, log=log)
+        trainer = Trainer(
+            cfg,
+            model,
+            train_set,
+            text,
+            run_dir,
+            val_sets=data.val_sets,
+            dist_info=dist_info,
+            on_best=on_best,
+            log=log,
+        )
         t_train = time.perf_counter()
         history = trainer.fit(resume=resume)
         train_s = time.perf_counter() - t_train
         if not dist_info.is_main:
             return {}
-        results = {"config": cfg["name"], "seed": cfg["seed"], "train_wall_s": train_s,
-                   "machine": machine_description(), "world_size": dist_info.world_size, "history": history}
+        results = {
+            "config": cfg["name"],
+            "seed": cfg["seed"],
+            "train_wall_s": train_s,
+            "machine": machine_description(),
+            "world_size": dist_info.world_size,
+            "history": history,
+        }
         if data.test_sets:
             results.update(evaluate_checkpoint_on(run_dir / "checkpoint", data.test_sets, device))
             # The selected epoch is the best of many noisy validation scores; the last epoch is what a
@@ -128,39 +162,12 @@ def train_experiment(cfg: dict, run_dir: Path, resume: bool = True, log=print) -
         shutdown_distributed()
 
 
-def drop_absent_bodies(windows: np.ndarray) -> np.ndarray:
-    """Drops trailing body slots that are empty in EVERY window of the batch. The encoders give an absent
-    body zero weight and encode bodies independently in eval mode, so embeddings are unchanged; the
-    single-person public sets then cost half as much to embed."""
-    m = windows.shape[-1]
-    while m > 1 and not np.any(windows[..., m - 1]):
-        m -= 1
-    return windows[..., :m]
-
-
-class TrimmedTorchBackend:
-    """Torch skeleton branch behind the one-shot Embedder's backend interface, skipping empty bodies."""
-
-    def __init__(self, model, device: torch.device | str = "cpu", batch_size: int = 128):
-        self.branch = model.skeleton_branch().to(device).eval()
-        self.device, self.batch_size = device, batch_size
-
-    @torch.inference_mode()
-    def __call__(self, windows: np.ndarray) -> np.ndarray:
-        outs = []
-        for i in range(0, len(windows), self.batch_size):
-            chunk = drop_absent_bodies(np.ascontiguousarray(windows[i:i + self.batch_size], dtype=np.float32))
-            outs.append(self.branch(torch.from_numpy(chunk).to(self.device)).float().cpu().numpy())
-        return np.concatenate(outs)
-
-
 def embed_fn_for_checkpoint(checkpoint: Path, device: torch.device | None = None):
     """The library's one-shot Embedder (L2-normalised skeleton-branch embeddings) for a checkpoint."""
-    from crossglg.checkpoint import load_checkpoint
+    from crossglg.embedding import TorchBackend
     from crossglg.oneshot import Embedder
 
-    ckpt = load_checkpoint(checkpoint)
-    return Embedder(str(checkpoint), backend=TrimmedTorchBackend(ckpt.model, device or "cpu")).embed
+    return Embedder(TorchBackend.from_checkpoint(checkpoint, device=device)).embed
 
 
 def evaluate_checkpoint_on(checkpoint: Path, sets: list[NovelSet], device=None) -> dict:
@@ -168,8 +175,9 @@ def evaluate_checkpoint_on(checkpoint: Path, sets: list[NovelSet], device=None) 
     return evaluate_sets(embed, sets)
 
 
-def evaluate_protocol(cfg: dict, checkpoint: Path | None, out_dir: Path, figures: bool = True,
-                      log=print) -> dict:
+def evaluate_protocol(
+    cfg: dict, checkpoint: Path | None, out_dir: Path, figures: bool = True, log=print
+) -> dict:
     """One-shot evaluation of a checkpoint (or the raw-coordinate 1-NN baseline when ``checkpoint`` is None)
     on the config's novel sets: JSON of all numbers, confusion-matrix and t-SNE PNGs per set."""
     from crossglg.training.data import prepare_data
@@ -179,66 +187,90 @@ def evaluate_protocol(cfg: dict, checkpoint: Path | None, out_dir: Path, figures
     embed = raw_window_embeddings if checkpoint is None else embed_fn_for_checkpoint(checkpoint)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = {"checkpoint": str(checkpoint) if checkpoint else "raw-1nn", "config": cfg["name"],
-              "protocol": cfg["data"]["protocol"], "base": cfg["data"]["base"], "sets": {},
-              "machine": machine_description()}
+    report = {
+        "checkpoint": str(checkpoint) if checkpoint else "raw-1nn",
+        "config": cfg["name"],
+        "protocol": cfg["data"]["protocol"],
+        "base": cfg["data"]["base"],
+        "sets": {},
+        "machine": machine_description(),
+    }
     for s in data.test_sets:
         emb = embed(s.windows)
         res = evaluate_embeddings(emb, s)
         if s.subjects is not None:
             res["more_shots_top1"] = more_shots_top1(emb, s)
         report["sets"][s.name] = res
-        log(f"{s.name}: top-1 {res['top1_mean']:.1f} ± {res['top1_std']:.1f}  "
+        log(
+            f"{s.name}: top-1 {res['top1_mean']:.1f} ± {res['top1_std']:.1f}  "
             f"top-5 {res['top5_mean']:.1f} ± {res['top5_std']:.1f}  ({res['draws']} draws, "
-            f"{res['num_queries']} queries)")
+            f"{res['num_queries']} queries)"
+        )
         if "more_shots_top1" in res:
-            log("  with more examples: " + ", ".join(
-                f"{'all other subjects' if k == 'all' else k + '-shot'} {v:.1f}"
-                for k, v in res["more_shots_top1"].items()))
+            log(
+                "  with more examples: "
+                + ", ".join(
+                    f"{'all other subjects' if k == 'all' else k + '-shot'} {v:.1f}"
+                    for k, v in res["more_shots_top1"].items()
+                )
+            )
         if figures:
             from crossglg.training.plots import plot_confusion, plot_embedding_map
 
             safe = s.name.replace("/", "_").replace(" ", "_")
-            plot_confusion(np.array(res["confusion"]), s.class_names, out_dir / f"confusion_{safe}.png",
-                           title=f"{s.name}: one-shot confusion, {res['draws']} draws")
+            plot_confusion(
+                np.array(res["confusion"]),
+                s.class_names,
+                out_dir / f"confusion_{safe}.png",
+                title=f"{s.name}: one-shot confusion, {res['draws']} draws",
+            )
             queries = np.unique(np.concatenate([ep.queries for ep in s.episodes]))
-            plot_embedding_map(emb[queries], s.labels[queries], s.class_names, out_dir / f"tsne_{safe}.png",
-                               title=f"{s.name}: t-SNE of query embeddings")
+            plot_embedding_map(
+                emb[queries],
+                s.labels[queries],
+                s.class_names,
+                out_dir / f"tsne_{safe}.png",
+                title=f"{s.name}: t-SNE of query embeddings",
+            )
     sets = report["sets"].values()
     report["mean_over_sets"] = {k: float(np.mean([r[k] for r in sets])) for k in ("top1_mean", "top5_mean")}
     shared = set.intersection(*(set(r.get("more_shots_top1", {})) for r in sets)) if sets else set()
     if shared:
         report["mean_over_sets"]["more_shots_top1"] = {
-            k: float(np.mean([r["more_shots_top1"][k] for r in sets])) for k in sorted(shared)}
+            k: float(np.mean([r["more_shots_top1"][k] for r in sets])) for k in sorted(shared)
+        }
     report["eval_wall_s"] = time.perf_counter() - t0
     atomic_write_json(out_dir / "eval.json", report)
     return report
 
 
-__all__ = ["DistInfo", "evaluate_protocol", "train_experiment"]
+__all__ = ["evaluate_protocol", "train_experiment"]
 
 
-@torch.no_grad()
-def joint_importance_by_class(model, windows: np.ndarray, labels: np.ndarray, class_names: list[str],
-                              wanted: list[str], batch: int = 128) -> dict[str, np.ndarray]:
+def joint_importance_by_class(
+    model, windows: np.ndarray, labels: np.ndarray, class_names: list[str], wanted: list[str]
+) -> dict[str, np.ndarray]:
     """Mean JID importance (25,) over the samples of each wanted class (where the skeleton branch looks)."""
+    from crossglg.embedding import eval_mode, run_batches
+
     if getattr(model, "jid", None) is None:
         raise ValueError("this model has no JID module (g2l = false): no joint importance to draw")
     missing = [w for w in wanted if w not in class_names]
     if missing:
-        raise KeyError(f"classes {missing} not in the checkpoint's classes ({len(class_names)}: "
-                       f"{', '.join(class_names[:8])}, ...)")
-    model.eval()
-    out = {}
-    for name in wanted:
-        idx = np.flatnonzero(labels == class_names.index(name))
-        imps = []
-        for i in range(0, len(idx), batch):
-            x = torch.from_numpy(drop_absent_bodies(np.ascontiguousarray(windows[idx[i:i + batch]])))
-            feats, _ = model.encoder.features(x)
-            imps.append(model.jid(feats).numpy())
-        out[name] = np.concatenate(imps).mean(axis=0)
-    return out
+        raise KeyError(
+            f"classes {missing} not in the checkpoint's classes ({len(class_names)}: "
+            f"{', '.join(class_names[:8])}, ...)"
+        )
+
+    def importance(x: torch.Tensor) -> torch.Tensor:
+        return model.jid(model.encoder.features(x)[0])
+
+    device = next(model.parameters()).device
+    with eval_mode(model):
+        return {
+            name: run_batches(importance, windows[labels == class_names.index(name)], device).mean(axis=0)
+            for name in wanted
+        }
 
 
 def draw_joint_importance(cfg: dict, checkpoint: Path, wanted: list[str], path: Path) -> Path:
@@ -250,8 +282,10 @@ def draw_joint_importance(cfg: dict, checkpoint: Path, wanted: list[str], path: 
     ckpt = load_checkpoint(checkpoint)
     data = prepare_data(cfg)
     if list(data.class_names) != ckpt.classes:
-        raise ValueError(f"{checkpoint}: its classes differ from the training classes of config "
-                         f"{cfg['name']!r}; pass the config the checkpoint was trained with")
+        raise ValueError(
+            f"{checkpoint}: its classes differ from the training classes of config "
+            f"{cfg['name']!r}; pass the config the checkpoint was trained with"
+        )
     imps = joint_importance_by_class(ckpt.model, data.train_windows, data.train_labels, ckpt.classes, wanted)
     return plot_joint_importance(imps, path, title=f"JID joint importance ({checkpoint.name})")
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from crossglg.oneshot import l2_normalise
+from crossglg.embedding import l2_normalise
 
 
 @dataclass
@@ -41,18 +42,20 @@ def raw_window_embeddings(windows: np.ndarray) -> np.ndarray:
     return l2_normalise(windows.reshape(len(windows), -1))
 
 
-def score_episode(emb: np.ndarray, labels: np.ndarray, episode: Episode, num_classes: int,
-                  ks: Sequence[int] = (1, 5)) -> dict:
+def score_episode(
+    emb: np.ndarray, labels: np.ndarray, episode: Episode, num_classes: int, ks: Sequence[int] = (1, 5)
+) -> dict:
     """Top-k accuracies, per-class hits and the confusion matrix for one draw (embeddings L2-normalised)."""
     ex_labels = labels[episode.exemplars]
     if sorted(ex_labels.tolist()) != list(range(num_classes)):
-        raise ValueError(f"episode exemplars must cover each of the {num_classes} classes once, "
-                         f"got {ex_labels}")
+        raise ValueError(
+            f"episode exemplars must cover each of the {num_classes} classes once, got {ex_labels}"
+        )
     sim = emb[episode.queries] @ emb[episode.exemplars].T  # (Q, C) columns in exemplar order
     order = np.argsort(-sim, axis=1, kind="stable")
     ranked = ex_labels[order]  # class ids, best first
     truth = labels[episode.queries]
-    result = {}
+    result: dict[str, Any] = {}
     for k in ks:
         result[f"top{k}"] = float(np.mean((ranked[:, : min(k, num_classes)] == truth[:, None]).any(axis=1)))
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
@@ -67,8 +70,12 @@ def evaluate_embeddings(emb: np.ndarray, novel: NovelSet, ks: Sequence[int] = (1
     c = len(novel.class_names)
     per_draw = [score_episode(emb, novel.labels, ep, c, ks) for ep in novel.episodes]
     confusion = sum(d["confusion"] for d in per_draw)
-    out: dict = {"set": novel.name, "num_classes": c, "draws": len(per_draw),
-                 "num_queries": int(np.mean([len(ep.queries) for ep in novel.episodes]))}
+    out: dict = {
+        "set": novel.name,
+        "num_classes": c,
+        "draws": len(per_draw),
+        "num_queries": int(np.mean([len(ep.queries) for ep in novel.episodes])),
+    }
     for k in ks:
         vals = np.array([d[f"top{k}"] for d in per_draw]) * 100.0
         out[f"top{k}_mean"] = float(vals.mean())
@@ -83,8 +90,9 @@ def evaluate_embeddings(emb: np.ndarray, novel: NovelSet, ks: Sequence[int] = (1
     return out
 
 
-def more_shots_top1(emb: np.ndarray, novel: NovelSet, shots: Sequence[int] = (2, 3, 5),
-                    draws: int = 20) -> dict[str, float]:
+def more_shots_top1(
+    emb: np.ndarray, novel: NovelSet, shots: Sequence[int] = (2, 3, 5), draws: int = 20
+) -> dict[str, float]:
     """What the same embedding does with more labelled examples: the one-shot number's ceiling.
 
     ``"<k>"``: k gallery subjects drawn at random (seeds 0..draws-1), one sample per class each, the
@@ -104,23 +112,25 @@ def more_shots_top1(emb: np.ndarray, novel: NovelSet, shots: Sequence[int] = (2,
         for seed in range(draws):
             rng = np.random.default_rng(seed)
             chosen = rng.permutation(complete)[:k]
-            gallery = np.array([rng.choice(np.flatnonzero((subjects == u) & (labels == c)))
-                                for u in chosen for c in classes])
+            gallery = np.array(
+                [rng.choice(np.flatnonzero((subjects == u) & (labels == c))) for u in chosen for c in classes]
+            )
             queries = np.flatnonzero(~np.isin(subjects, chosen))
             nearest = (emb[queries] @ emb[gallery].T).argmax(axis=1)
             accs.append(np.mean(labels[gallery][nearest] == labels[queries]))
         out[str(k)] = float(100.0 * np.mean(accs))
     hits = 0
     for i in range(0, len(emb), 1024):  # query blocks: an N x N matrix is gigabytes on NTU-120
-        sim = emb[i:i + 1024] @ emb.T
-        sim[subjects[i:i + 1024, None] == subjects[None, :]] = -np.inf
-        hits += int(np.sum(labels[sim.argmax(axis=1)] == labels[i:i + 1024]))
+        sim = emb[i : i + 1024] @ emb.T
+        sim[subjects[i : i + 1024, None] == subjects[None, :]] = -np.inf
+        hits += int(np.sum(labels[sim.argmax(axis=1)] == labels[i : i + 1024]))
     out["all"] = float(100.0 * hits / len(emb))
     return out
 
 
-def evaluate_sets(embed: Callable[[np.ndarray], np.ndarray], sets: Sequence[NovelSet],
-                  ks: Sequence[int] = (1, 5)) -> dict:
+def evaluate_sets(
+    embed: Callable[[np.ndarray], np.ndarray], sets: Sequence[NovelSet], ks: Sequence[int] = (1, 5)
+) -> dict:
     """Scores every novel set with one embedding function; adds the mean over sets (the headline number)."""
     results = {s.name: evaluate_embeddings(embed(s.windows), s, ks) for s in sets}
     summary = {f"top{k}_mean": float(np.mean([r[f"top{k}_mean"] for r in results.values()])) for k in ks}

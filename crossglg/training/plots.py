@@ -46,8 +46,15 @@ def plot_confusion(confusion: np.ndarray, class_names: list[str], path: Path, ti
         for i in range(n):
             for j in range(n):
                 if frac[i, j] >= 0.005:
-                    ax.text(j, i, f"{100 * frac[i, j]:.0f}", ha="center", va="center", fontsize=7,
-                            color="white" if frac[i, j] > 0.5 else "black")
+                    ax.text(
+                        j,
+                        i,
+                        f"{100 * frac[i, j]:.0f}",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if frac[i, j] > 0.5 else "black",
+                    )
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     ax.set_title(title or "one-shot confusion (% of row)")
     path = _save(fig, path)
@@ -60,12 +67,19 @@ def tsne_map(embeddings: np.ndarray, seed: int = 0) -> np.ndarray:
 
     n = len(embeddings)
     perplexity = float(min(30, max(2, (n - 1) // 3)))
-    return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
-                metric="cosine").fit_transform(np.asarray(embeddings, dtype=np.float32))
+    return TSNE(
+        n_components=2, perplexity=perplexity, init="pca", random_state=seed, metric="cosine"
+    ).fit_transform(np.asarray(embeddings, dtype=np.float32))
 
 
-def plot_embedding_map(embeddings: np.ndarray, labels: np.ndarray, class_names: list[str], path: Path,
-                       title: str = "", seed: int = 0) -> Path:
+def plot_embedding_map(
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    class_names: list[str],
+    path: Path,
+    title: str = "",
+    seed: int = 0,
+) -> Path:
     """t-SNE of (query) embeddings coloured by class: tight, separate clusters = good one-shot geometry."""
     plt = _pyplot()
     xy = tsne_map(embeddings, seed)
@@ -84,14 +98,35 @@ def plot_embedding_map(embeddings: np.ndarray, labels: np.ndarray, class_names: 
 
 
 # A fixed front-view T-pose of the NTU-25 skeleton (x = subject's left, y = up), metres, for drawing only.
-_NTU25_TPOSE = np.array([
-    [0.0, 0.0], [0.0, 0.28], [0.0, 0.62], [0.0, 0.75],  # spine base, spine mid, neck, head
-    [0.18, 0.52], [0.42, 0.52], [0.64, 0.52], [0.72, 0.52],  # left shoulder, elbow, wrist, hand
-    [-0.18, 0.52], [-0.42, 0.52], [-0.64, 0.52], [-0.72, 0.52],  # right shoulder .. hand
-    [0.1, -0.02], [0.12, -0.45], [0.13, -0.85], [0.18, -0.9],  # left hip, knee, ankle, foot
-    [-0.1, -0.02], [-0.12, -0.45], [-0.13, -0.85], [-0.18, -0.9],  # right hip .. foot
-    [0.0, 0.52], [0.8, 0.52], [0.7, 0.58], [-0.8, 0.52], [-0.7, 0.58],  # spine sh., hand tips, thumbs
-])
+_NTU25_TPOSE = np.array(
+    [
+        [0.0, 0.0],
+        [0.0, 0.28],
+        [0.0, 0.62],
+        [0.0, 0.75],  # spine base, spine mid, neck, head
+        [0.18, 0.52],
+        [0.42, 0.52],
+        [0.64, 0.52],
+        [0.72, 0.52],  # left shoulder, elbow, wrist, hand
+        [-0.18, 0.52],
+        [-0.42, 0.52],
+        [-0.64, 0.52],
+        [-0.72, 0.52],  # right shoulder .. hand
+        [0.1, -0.02],
+        [0.12, -0.45],
+        [0.13, -0.85],
+        [0.18, -0.9],  # left hip, knee, ankle, foot
+        [-0.1, -0.02],
+        [-0.12, -0.45],
+        [-0.13, -0.85],
+        [-0.18, -0.9],  # right hip .. foot
+        [0.0, 0.52],
+        [0.8, 0.52],
+        [0.7, 0.58],
+        [-0.8, 0.52],
+        [-0.7, 0.58],  # spine sh., hand tips, thumbs
+    ]
+)
 
 
 def plot_joint_importance(importances: dict[str, np.ndarray], path: Path, title: str = "") -> Path:
@@ -113,8 +148,18 @@ def plot_joint_importance(importances: dict[str, np.ndarray], path: Path, title:
             raise ValueError(f"importance for {name!r} must have shape (25,), got {imp.shape}")
         for child, parent in NTU25.bones:
             ax.plot(*xy[[child, parent]].T, color="0.6", lw=1.5, zorder=1)
-        sc = ax.scatter(xy[:, 0], xy[:, 1], s=20 + 900 * imp / vmax, c=imp, cmap="inferno_r", vmin=0,
-                        vmax=vmax, edgecolors="k", linewidths=0.4, zorder=2)
+        sc = ax.scatter(
+            xy[:, 0],
+            xy[:, 1],
+            s=20 + 900 * imp / vmax,
+            c=imp,
+            cmap="inferno_r",
+            vmin=0,
+            vmax=vmax,
+            edgecolors="k",
+            linewidths=0.4,
+            zorder=2,
+        )
         ax.set_title(name, fontsize=9)
         ax.set_aspect("equal")
         ax.axis("off")

@@ -6,23 +6,32 @@ keeps the description written for its own data set's class list.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crossglg.text.descriptions import ClassDescription, Descriptions
+
 # Data set name (SkeletonSequence.dataset) -> class-list / description file name.
 CLASS_LIST_OF = {
     "msr_action3d": "msr_action3d",
     "msrc12": "msrc12",
     "utkinect": "utkinect",
     "florence": "florence",
+    "kinder_gator": "kinder_gator",
+    "nw_ucla": "nw_ucla",
+    "gtu3d": "gtu3d",
+    "precog": "precog",
     "ntu": "ntu120",
     "ntu120": "ntu120",
     "ntu60": "ntu120",
 }
 
 
-def class_descriptions(class_keys: list[tuple[str, int]]):
+def class_descriptions(class_keys: list[tuple[str, int]]) -> list[ClassDescription]:
     """ClassDescription for each (dataset, 0-based label) key, from ``resources/descriptions``."""
     from crossglg.text.descriptions import descriptions_for
 
-    cache: dict[str, object] = {}
+    cache: dict[str, Descriptions] = {}
     out = []
     for dataset, label in class_keys:
         list_name = CLASS_LIST_OF.get(dataset)
@@ -32,4 +41,3 @@ def class_descriptions(class_keys: list[tuple[str, int]]):
             cache[list_name] = descriptions_for(list_name)
         out.append(cache[list_name].by_id(int(label) + 1))
     return out
-

@@ -17,14 +17,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields, is_dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from crossglg.embedding import TorchBackend
 from crossglg.io import atomic_open, atomic_write_text
 from crossglg.training.ddp import DistInfo, all_reduce_mean, barrier
 from crossglg.training.metrics import NovelSet, evaluate_sets
+
+if TYPE_CHECKING:
+    from crossglg.models import CrossGLG
 
 STATE_FILE = "train_state.pt"
 
@@ -47,8 +52,9 @@ def pick_device(requested: str = "auto") -> torch.device:
 class WindowDataset(Dataset):
     """Precomputed canonical windows, augmented on the fly with a per-(seed, epoch, index) generator."""
 
-    def __init__(self, windows: np.ndarray, labels: np.ndarray, augment: Callable | None = None,
-                 seed: int = 0):
+    def __init__(
+        self, windows: np.ndarray, labels: np.ndarray, augment: Callable | None = None, seed: int = 0
+    ):
         if len(windows) != len(labels):
             raise ValueError(f"{len(windows)} windows but {len(labels)} labels")
         self.windows = np.ascontiguousarray(windows, dtype=np.float32)
@@ -92,7 +98,7 @@ def text_to(text, device: torch.device):
         return None
     if hasattr(text, "to"):
         return text.to(device)
-    if is_dataclass(text):
+    if is_dataclass(text) and not isinstance(text, type):
         return replace(text, **{f.name: _move(getattr(text, f.name), device) for f in fields(text)})
     if isinstance(text, dict):
         return {k: _move(v, device) for k, v in text.items()}
@@ -121,9 +127,18 @@ class Trainer:
     shippable checkpoint); ``val_sets`` are one-shot sets built from held-out base data.
     """
 
-    def __init__(self, cfg: dict, model: torch.nn.Module, train_set: WindowDataset, text, run_dir: Path,
-                 val_sets: list[NovelSet] | None = None, dist_info: DistInfo | None = None,
-                 on_best: Callable[[torch.nn.Module, dict], None] | None = None, log: Callable = print):
+    def __init__(
+        self,
+        cfg: dict,
+        model: CrossGLG,
+        train_set: WindowDataset,
+        text,
+        run_dir: Path,
+        val_sets: list[NovelSet] | None = None,
+        dist_info: DistInfo | None = None,
+        on_best: Callable[[CrossGLG, dict], None] | None = None,
+        log: Callable = print,
+    ):
         self.cfg, self.run_dir = cfg, Path(run_dir)
         self.dist = dist_info or DistInfo()
         self.device = pick_device(cfg["train"]["device"])
@@ -133,12 +148,13 @@ class Trainer:
         self.use_amp = self.device.type == "cuda" if amp == "auto" else bool(amp)
         if self.use_amp and self.device.type != "cuda":
             raise RuntimeError("train.amp = true needs CUDA; use amp = 'auto' on CPU")
-        self.model = model.to(self.device)
-        self.core = self.model  # the undecorated module: loss(), skeleton_branch(), state_dict()
+        self.core = model.to(self.device)  # the undecorated module: loss(), skeleton_branch(), state_dict()
+        self.model: torch.nn.Module = self.core  # what runs the batches: the core, or DDP around it
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.model = torch.nn.parallel.DistributedDataParallel(
-                self.model, device_ids=ids, find_unused_parameters=True)
+                self.model, device_ids=ids, find_unused_parameters=True
+            )
         self.train_set = train_set
         self.text = text_to(text, self.device)
         self.val_sets = val_sets or []
@@ -147,18 +163,26 @@ class Trainer:
         o = cfg["optim"]
         self.batch_size = int(o["batch_size"])
         if self.batch_size % self.dist.world_size:
-            raise ValueError(f"optim.batch_size {self.batch_size} is not divisible by "
-                             f"{self.dist.world_size} ranks")
-        decay, no_decay = [], []
+            raise ValueError(
+                f"optim.batch_size {self.batch_size} is not divisible by {self.dist.world_size} ranks"
+            )
+        decay: list[torch.nn.Parameter] = []
+        no_decay: list[torch.nn.Parameter] = []
         for name, p in self.core.named_parameters():
             if p.requires_grad:
                 (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
         self.optimizer = torch.optim.SGD(
-            [{"params": decay, "weight_decay": float(o["weight_decay"])},
-             {"params": no_decay, "weight_decay": 0.0}],
-            lr=float(o["lr"]), momentum=float(o["momentum"]), nesterov=bool(o["nesterov"]))
+            [
+                {"params": decay, "weight_decay": float(o["weight_decay"])},
+                {"params": no_decay, "weight_decay": 0.0},
+            ],
+            lr=float(o["lr"]),
+            momentum=float(o["momentum"]),
+            nesterov=bool(o["nesterov"]),
+        )
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
-        self.start_epoch, self.best, self.history = 0, -math.inf, []
+        self.start_epoch, self.best = 0, -math.inf
+        self.history: list[dict[str, Any]] = []
 
     # ---------------------------------------------------------------- state
     def state_path(self) -> Path:
@@ -168,11 +192,18 @@ class Trainer:
         if not self.dist.is_main:
             return
         with atomic_open(self.state_path(), "wb") as f:
-            torch.save({
-                "epoch": epoch, "best": self.best, "history": json.dumps(self.history),
-                "model": self.core.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scaler": self.scaler.state_dict(), "config": json.dumps(self.cfg),
-            }, f)
+            torch.save(
+                {
+                    "epoch": epoch,
+                    "best": self.best,
+                    "history": json.dumps(self.history),
+                    "model": self.core.state_dict(),
+                    "optimizer": self.optimizer.state_dict(),
+                    "scaler": self.scaler.state_dict(),
+                    "config": json.dumps(self.cfg),
+                },
+                f,
+            )
 
     def try_resume(self) -> bool:
         path = self.state_path()
@@ -182,8 +213,10 @@ class Trainer:
         saved_cfg = json.loads(state["config"])
         for section in ("model", "optim", "data"):
             if saved_cfg.get(section) != self.cfg.get(section):
-                raise RuntimeError(f"{path}: cannot resume, [{section}] differs from the current config "
-                                   f"(saved {saved_cfg.get(section)} vs now {self.cfg.get(section)})")
+                raise RuntimeError(
+                    f"{path}: cannot resume, [{section}] differs from the current config "
+                    f"(saved {saved_cfg.get(section)} vs now {self.cfg.get(section)})"
+                )
         self.core.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
@@ -197,11 +230,21 @@ class Trainer:
         self.train_set.set_epoch(epoch)
         per_rank = self.batch_size // self.dist.world_size
         workers = min(int(self.cfg["train"]["num_workers"]), os.cpu_count() or 1)
-        common = dict(batch_size=per_rank, num_workers=workers, drop_last=len(self.train_set) > per_rank,
-                      pin_memory=self.device.type == "cuda", persistent_workers=False)
+        common: dict[str, Any] = dict(
+            batch_size=per_rank,
+            num_workers=workers,
+            drop_last=len(self.train_set) > per_rank,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=False,
+        )
         if self.dist.enabled:
-            sampler = DistributedSampler(self.train_set, num_replicas=self.dist.world_size,
-                                         rank=self.dist.rank, shuffle=True, seed=self.cfg["seed"])
+            sampler: DistributedSampler[int] = DistributedSampler(
+                self.train_set,
+                num_replicas=self.dist.world_size,
+                rank=self.dist.rank,
+                shuffle=True,
+                seed=self.cfg["seed"],
+            )
             sampler.set_epoch(epoch)
             return DataLoader(self.train_set, sampler=sampler, **common)
         gen = torch.Generator().manual_seed(self.cfg["seed"] * 100_003 + epoch)
@@ -220,8 +263,13 @@ class Trainer:
         steps = min(steps, max_steps)
         sums: dict[str, torch.Tensor] = {}
         seen, t0 = 0, time.perf_counter()
-        bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{self.cfg['optim']['epochs']}", leave=False,
-                   disable=not (self.dist.is_main and self.cfg["train"]["progress"]), dynamic_ncols=True)
+        bar = tqdm(
+            total=steps,
+            desc=f"epoch {epoch + 1}/{self.cfg['optim']['epochs']}",
+            leave=False,
+            disable=not (self.dist.is_main and self.cfg["train"]["progress"]),
+            dynamic_ncols=True,
+        )
         lr = 0.0
         for step, (x, y) in enumerate(loader):
             if step >= steps:
@@ -241,12 +289,12 @@ class Trainer:
             self.scaler.step(self.optimizer)
             self.scaler.update()
             seen += len(y) * self.dist.world_size
-            terms = {"total": total, **terms}
-            for k, v in terms.items():
+            logged: dict[str, torch.Tensor | float] = {"total": total, **terms}
+            for k, v in logged.items():
                 v = v.detach().float() if isinstance(v, torch.Tensor) else torch.tensor(float(v))
                 sums[k] = sums.get(k, 0.0) + v * len(y)
             rate = seen / (time.perf_counter() - t0)
-            bar.set_postfix({k: f"{float(v):.3f}" for k, v in terms.items()} | {"samples/s": f"{rate:.0f}"})
+            bar.set_postfix({k: f"{float(v):.3f}" for k, v in logged.items()} | {"samples/s": f"{rate:.0f}"})
             bar.update(1)
         bar.close()
         elapsed = time.perf_counter() - t0
@@ -254,21 +302,18 @@ class Trainer:
         local_n = seen / self.dist.world_size
         vec = torch.stack([sums[k].to(self.device) / max(local_n, 1) for k in names])
         vec = all_reduce_mean(vec, self.dist).cpu()
-        return EpochLog(epoch=epoch + 1, lr=lr, terms=dict(zip(names, vec.tolist(), strict=True)),
-                        samples_per_s=seen / elapsed, epoch_s=elapsed, val={})
+        return EpochLog(
+            epoch=epoch + 1,
+            lr=lr,
+            terms=dict(zip(names, vec.tolist(), strict=True)),
+            samples_per_s=seen / elapsed,
+            epoch_s=elapsed,
+            val={},
+        )
 
-    @torch.no_grad()
-    def embed(self, windows: np.ndarray, batch: int = 256) -> np.ndarray:
-        branch = self.core.skeleton_branch()
-        branch.eval()
-        outs = []
-        from crossglg.training.experiment import drop_absent_bodies
-
-        for i in range(0, len(windows), batch):
-            chunk = drop_absent_bodies(np.ascontiguousarray(windows[i:i + batch], dtype=np.float32))
-            x = torch.from_numpy(chunk).to(self.device)
-            outs.append(branch(x).float().cpu().numpy())
-        return np.concatenate(outs) if outs else np.zeros((0, 1), np.float32)
+    def embed(self, windows: np.ndarray) -> np.ndarray:
+        """Raw skeleton-branch embeddings of the model as it is now, on the training device."""
+        return TorchBackend(self.core)(windows)
 
     def validate(self) -> dict[str, float]:
         if not self.val_sets:
@@ -294,10 +339,17 @@ class Trainer:
             last = epoch == epochs - 1
             if self.dist.is_main and ((epoch + 1) % int(self.cfg["train"]["eval_every"]) == 0 or last):
                 entry.val = self.validate()
-            row = {"epoch": entry.epoch, "lr": entry.lr, **{f"loss_{k}": v for k, v in entry.terms.items()},
-                   "samples_per_s": entry.samples_per_s, "epoch_s": entry.epoch_s, **entry.val}
+            row = {
+                "epoch": entry.epoch,
+                "lr": entry.lr,
+                **{f"loss_{k}": v for k, v in entry.terms.items()},
+                "samples_per_s": entry.samples_per_s,
+                "epoch_s": entry.epoch_s,
+                **entry.val,
+            }
             self.history.append(row)
             if self.dist.is_main:
+                assert writer is not None  # made above on the main rank
                 self.write_csv()
                 for k, v in row.items():
                     if k != "epoch":
@@ -312,9 +364,11 @@ class Trainer:
                         chosen_by = select if score is not None else "last"
                         self.on_best(self.core, {**row, "selected_by": chosen_by})
                 val_text = " ".join(f"{k} {v:.2f}" for k, v in entry.val.items())
-                self.log(f"epoch {entry.epoch}/{epochs} loss {entry.terms['total']:.4f} lr {entry.lr:.4f} "
-                         f"{entry.samples_per_s:.0f} samples/s {entry.epoch_s:.1f}s {val_text}"
-                         + (" *" if improved else ""))
+                self.log(
+                    f"epoch {entry.epoch}/{epochs} loss {entry.terms['total']:.4f} lr {entry.lr:.4f} "
+                    f"{entry.samples_per_s:.0f} samples/s {entry.epoch_s:.1f}s {val_text}"
+                    + (" *" if improved else "")
+                )
             self.save_state(epoch)
             barrier(self.dist)
         if writer is not None:

@@ -1,1 +1,1 @@
-"""PyQt6 widgets of the app; thin views over demo.pipeline and demo.store."""
+"""PyQt6 widgets of the app; thin views over demo.live (the pipeline) and demo.store."""

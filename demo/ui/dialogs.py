@@ -1,10 +1,12 @@
-"""Dialogs: the recorded example's preview + name, and the settings (kept with QSettings)."""
+"""Dialogs: the recorded example's preview + name, and the settings editor (saving is the window's job,
+through :class:`demo.live.SettingsFile`)."""
 
 from __future__ import annotations
 
-import numpy as np
-from PyQt6.QtCore import QPointF, QSettings, QTimer
-from PyQt6.QtGui import QColor, QPainter, QPen
+import dataclasses
+
+from PyQt6.QtCore import QRectF, QTimer
+from PyQt6.QtGui import QColor, QPainter
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -18,8 +20,11 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from demo.pipeline import RecordedExample, Settings
-from demo.pose import POSE_CONNECTIONS
+from crossglg.openset import load_calibration
+from demo.live import RecordedExample, Settings
+from demo.ui.skeleton import draw_skeleton
+
+PREVIEW_COLOR = QColor(60, 220, 90)
 
 
 class SkeletonPreview(QWidget):
@@ -48,23 +53,24 @@ class SkeletonPreview(QWidget):
         if len(self.example.timestamps) == 0:
             p.end()
             return
-        pts = self.example.image[self.index]
-        vis = self.example.visibility[self.index]
-        if not np.isnan(pts[0, 0]):
-            xs = 1.0 - pts[:, 0] if self.mirror else pts[:, 0]
-            q = [QPointF(x * self.width(), y * self.height()) for x, y in zip(xs, pts[:, 1], strict=True)]
-            p.setPen(QPen(QColor(60, 220, 90), 3))
-            for a, b in POSE_CONNECTIONS:
-                if vis[a] >= 0.3 and vis[b] >= 0.3:
-                    p.drawLine(q[a], q[b])
+        i = self.index % len(self.example.timestamps)
+        draw_skeleton(
+            p,
+            self.example.image[i],
+            self.example.visibility[i],
+            QRectF(self.rect()),
+            PREVIEW_COLOR,
+            mirror=self.mirror,
+        )
         p.end()
 
 
 class EnrolDialog(QDialog):
     """Preview of a good recording and the class name: a new class or an existing one."""
 
-    def __init__(self, example: RecordedExample, class_names: list[str], quality_text: str, mirror=False,
-                 parent=None):
+    def __init__(
+        self, example: RecordedExample, class_names: list[str], quality_text: str, mirror=False, parent=None
+    ):
         super().__init__(parent)
         self.setWindowTitle("Save one-shot example")
         self.preview = SkeletonPreview(example, mirror)
@@ -72,7 +78,9 @@ class EnrolDialog(QDialog):
         self.name.setEditable(True)
         self.name.addItems(class_names)
         self.name.setCurrentText("")
-        self.name.lineEdit().setPlaceholderText("new class name, or pick one to add this example to it")
+        line = self.name.lineEdit()
+        assert line is not None  # an editable combo box always has its line edit
+        line.setPlaceholderText("new class name, or pick one to add this example to it")
         self.name.setAccessibleName("class name")
         std = QDialogButtonBox.StandardButton
         buttons = QDialogButtonBox(std.Save | std.Cancel)
@@ -101,45 +109,50 @@ class EnrolDialog(QDialog):
         self.accept()
 
 
-class SettingsStore:
-    """Settings kept between runs with QSettings (organisation "CrossGLG", application "CrossGLG Live")."""
-
-    def __init__(self, qsettings: QSettings | None = None):
-        self.q = qsettings or QSettings("CrossGLG", "CrossGLG Live")
-
-    def load(self) -> tuple[Settings, bool]:
-        s = Settings()
-        s.threshold = float(self.q.value("recognition/threshold", s.threshold))
-        s.stride = int(self.q.value("recognition/stride", s.stride))
-        mirror = str(self.q.value("display/mirror", "true")).lower() in ("true", "1")
-        return s, mirror
-
-    def save(self, settings: Settings, mirror: bool) -> None:
-        self.q.setValue("recognition/threshold", float(settings.threshold))
-        self.q.setValue("recognition/stride", int(settings.stride))
-        self.q.setValue("display/mirror", bool(mirror))
-        self.q.sync()
-
-
 class SettingsDialog(QDialog):
-    def __init__(self, settings: Settings, mirror: bool, parent=None):
+    """Edits the recognition and display settings; :meth:`settings` gives the edited copy."""
+
+    def __init__(self, settings: Settings, parent=None):
         super().__init__(parent)
         self.setWindowTitle("Settings")
+        self.original = settings
+        self.calibration = load_calibration()
+        self.calibrated = QCheckBox(f"Calibrated ({self.calibration.level:.2f}, recommended)")
+        self.calibrated.setChecked(settings.threshold is None)
         self.threshold = QDoubleSpinBox()
-        self.threshold.setRange(0.0, 1.0)
-        self.threshold.setSingleStep(0.05)
+        self.threshold.setRange(-1.0, 1.0)  # the ranges Settings accepts, so nothing is clamped
+        self.threshold.setSingleStep(0.01)
         self.threshold.setDecimals(2)
-        self.threshold.setValue(settings.threshold)
-        self.threshold.setToolTip("Cosine similarity below which the answer is 'unknown'")
+        self.threshold.setValue(self.calibration.level if settings.threshold is None else settings.threshold)
+        self.threshold.setToolTip("Similarity below which the answer is 'unknown': higher rejects more")
+        self.tradeoff = QLabel()
+        self.tradeoff.setWordWrap(True)
+        self.calibrated.toggled.connect(self._show_tradeoff)
+        self.threshold.valueChanged.connect(self._show_tradeoff)
+        self._show_tradeoff()
+        self.margin = QDoubleSpinBox()
+        self.margin.setRange(0.0, 2.0)
+        self.margin.setSingleStep(0.05)
+        self.margin.setDecimals(2)
+        self.margin.setValue(settings.margin)
+        self.margin.setToolTip("Lead the best class needs over the second; less is 'unknown'")
         self.stride = QSpinBox()
-        self.stride.setRange(1, 30)
+        self.stride.setRange(1, 1000)
         self.stride.setValue(settings.stride)
         self.stride.setToolTip("Recognise every N processed frames")
+        self.smoothing = QSpinBox()
+        self.smoothing.setRange(1, 100)
+        self.smoothing.setValue(settings.smoothing)
+        self.smoothing.setToolTip("Windows averaged per decision: steadier labels, slower to change")
         self.mirror = QCheckBox("Mirror the video (like a mirror, for a front camera)")
-        self.mirror.setChecked(mirror)
+        self.mirror.setChecked(settings.mirror)
         form = QFormLayout(self)
         form.addRow("Unknown &threshold:", self.threshold)
+        form.addRow(self.calibrated)
+        form.addRow(self.tradeoff)
+        form.addRow("Required &margin:", self.margin)
         form.addRow("Recognition &stride (frames):", self.stride)
+        form.addRow("S&moothing (windows):", self.smoothing)
         form.addRow(self.mirror)
         std = QDialogButtonBox.StandardButton
         buttons = QDialogButtonBox(std.Ok | std.Cancel)
@@ -147,7 +160,29 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
 
-    def apply_to(self, settings: Settings) -> bool:
-        settings.threshold = float(self.threshold.value())
-        settings.stride = int(self.stride.value())
-        return self.mirror.isChecked()
+    def _show_tradeoff(self) -> None:
+        """The measured cost of the chosen operating point (validation split, docs/results.md)."""
+        if self.calibrated.isChecked():
+            self.threshold.setValue(self.calibration.level)
+        self.threshold.setEnabled(not self.calibrated.isChecked())
+        t = self.calibration.tradeoff(float(self.threshold.value()))
+        if t.get("known_accuracy") is None or t.get("rejection") is None:
+            self.tradeoff.setText("No measured trade-off for this level.")
+            return
+        self.tradeoff.setText(
+            f"Measured on held-out classes: {100 * t['rejection']:.0f} % of actions that were "
+            f"never enrolled answered 'unknown'; {100 * t['known_accuracy']:.0f} % of enrolled "
+            "actions labelled correctly."
+        )
+
+    def settings(self) -> Settings:
+        """The original settings with the fields shown here replaced (the others are kept as they were)."""
+        threshold = None if self.calibrated.isChecked() else float(self.threshold.value())
+        return dataclasses.replace(
+            self.original,
+            threshold=threshold,
+            margin=float(self.margin.value()),
+            stride=int(self.stride.value()),
+            smoothing=int(self.smoothing.value()),
+            mirror=self.mirror.isChecked(),
+        )

@@ -105,8 +105,9 @@ class GalleryPanel(QWidget):
             self._run(self.store.remove, name)
 
     def remove_starter(self) -> None:
-        answer = QMessageBox.question(self, "Starter examples",
-                                      "Remove the starter classes that came with the app?")
+        answer = QMessageBox.question(
+            self, "Starter examples", "Remove the starter classes that came with the app?"
+        )
         if answer == QMessageBox.StandardButton.Yes:
             self._run(self.store.remove_starter)
 

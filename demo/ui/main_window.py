@@ -1,13 +1,17 @@
 """The main window: video + live label, gallery panel, source menu, recording flow, status bar.
 
 The pipeline's callbacks arrive on its threads; :class:`PipelineBridge` turns them into Qt signals so every
-widget is touched only on the GUI thread.
+widget is touched only on the GUI thread. The window talks to the pipeline only through its public face
+(``open``, ``set_gallery``, ``update_settings``, ``start_recording`` / ``cancel_recording`` /
+``recording_status``); a recording in progress is followed by polling ``recording_status()``, which also
+enforces its deadline, so the progress bar can never freeze.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from typing import TypeVar
 
 from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence
@@ -25,14 +29,26 @@ from PyQt6.QtWidgets import (
 )
 
 from demo.capture import SourceError, list_cameras
-from demo.pipeline import LivePipeline, RecordedExample, check_quality
-from demo.ui.dialogs import EnrolDialog, SettingsDialog, SettingsStore
+from demo.live import LivePipeline, Prediction, QualityReport, RecordedExample, SettingsFile, check_quality
+from demo.live.recording import CANCELLED_PREFIX
+from demo.ui.dialogs import EnrolDialog, SettingsDialog
 from demo.ui.gallery_panel import GalleryPanel
 from demo.ui.video_view import VideoView
 
 log = logging.getLogger(__name__)
 RECORD_SECONDS = 2.0
 COUNTDOWN = 3
+RECORD_POLL_MS = 50  # progress bar refresh while recording
+
+_T = TypeVar("_T")
+
+
+def _made(obj: _T | None) -> _T:
+    """``obj`` from a Qt accessor or factory that PyQt6's stubs type as Optional but that never gives None
+    here (the main window creates its status and menu bars on first use; addMenu/addAction return the
+    new item)."""
+    assert obj is not None, "Qt returned no object"
+    return obj
 
 
 class PipelineBridge(QObject):
@@ -40,16 +56,28 @@ class PipelineBridge(QObject):
     prediction = pyqtSignal(object)
     status = pyqtSignal(str)
     finished = pyqtSignal()
-    recorded = pyqtSignal(object)
+    recorded = pyqtSignal(int, object)  # recording number, RecordedExample
+    recording_cancelled = pyqtSignal(int, str)  # recording number, message
     source_opened = pyqtSignal(object, str)
     source_failed = pyqtSignal(str)
 
 
 class MainWindow(QMainWindow):
-    """``pipeline`` is a :class:`LivePipeline` whose callbacks emit ``bridge``'s signals (demo.app.build)."""
+    """``pipeline`` is a :class:`LivePipeline` whose callbacks emit ``bridge``'s signals (demo.app.App).
 
-    def __init__(self, pipeline: LivePipeline, bridge: PipelineBridge, store, *, backend_name: str,
-                 settings_store: SettingsStore | None = None, loop_files: bool = True):
+    The settings are the pipeline's; ``settings_file`` (owned by the app) keeps them, None: not kept.
+    """
+
+    def __init__(
+        self,
+        pipeline: LivePipeline,
+        bridge: PipelineBridge,
+        store,
+        *,
+        backend_name: str,
+        settings_file: SettingsFile | None = None,
+        loop_files: bool = True,
+    ):
         super().__init__()
         self.setWindowTitle("CrossGLG Live")
         self.pipeline = pipeline
@@ -57,20 +85,20 @@ class MainWindow(QMainWindow):
         self.store = store
         self.backend_name = backend_name
         self.loop_files = loop_files
-        self.settings_store = settings_store or SettingsStore()
+        self.settings_file = settings_file
         self.source_spec = None
         self.last_error = ""
         self.frames_shown = 0
         self.last_example: RecordedExample | None = None
-        self.last_quality = None
+        self.last_quality: QualityReport | None = None
+        self.recording_active = False  # from the countdown until the recording is done or cancelled
+        self.closing = False
         self._countdown = 0
-
-        settings, mirror = self.settings_store.load()
-        self.pipeline.settings.threshold = settings.threshold
-        self.pipeline.settings.stride = settings.stride
+        self._model_ms = 0.0
+        self._recording_number = 0  # an answer for an earlier recording is ignored
 
         self.video = VideoView()
-        self.video.mirror = mirror
+        self.video.mirror = self.pipeline.settings.mirror
         self.gallery_panel = GalleryPanel(store)
         self.gallery_panel.changed.connect(self._gallery_changed)
         self.record_button = QPushButton("● &Record one-shot example  (R)")
@@ -95,9 +123,10 @@ class MainWindow(QMainWindow):
         self.status_backend = QLabel(f"backend: {backend_name}")
         self.status_perf = QLabel("")
         self.status_message = QLabel("")
+        status_bar = _made(self.statusBar())
         for w in (self.status_source, self.status_backend, self.status_perf):
-            self.statusBar().addPermanentWidget(w)
-        self.statusBar().addWidget(self.status_message, 1)
+            status_bar.addPermanentWidget(w)
+        status_bar.addWidget(self.status_message, 1)
 
         self._build_menus()
         self.record_shortcut = QAction("Record one-shot example", self)
@@ -110,34 +139,39 @@ class MainWindow(QMainWindow):
         self.addAction(self.cancel_shortcut)
 
         bridge.update.connect(self._on_update)
-        bridge.prediction.connect(self.video.show_prediction)
+        bridge.prediction.connect(self._on_prediction)
         bridge.status.connect(self.show_status)
         bridge.finished.connect(self._on_finished)
         bridge.recorded.connect(self._on_recorded)
+        bridge.recording_cancelled.connect(self._on_recording_cancelled)
         bridge.source_opened.connect(self._source_opened)
         bridge.source_failed.connect(self.show_error)
         self.countdown_steps = COUNTDOWN
         self.record_seconds = RECORD_SECONDS
-        self.message_box = None
-        self.enrol_dialog = None
+        self.message_box: QMessageBox | None = None
+        self.enrol_dialog: EnrolDialog | None = None
         self.countdown_timer = QTimer(self)
         self.countdown_timer.setInterval(1000)
         self.countdown_timer.timeout.connect(self._tick_countdown)
+        self.record_timer = QTimer(self)
+        self.record_timer.setInterval(RECORD_POLL_MS)
+        self.record_timer.timeout.connect(self._poll_recording)
         self.resize(1100, 640)
 
     # menus ---------------------------------------------------------------------------------------------
     def _build_menus(self) -> None:
-        self.source_menu = self.menuBar().addMenu("&Source")
+        menu_bar = _made(self.menuBar())
+        self.source_menu = _made(menu_bar.addMenu("&Source"))
         self.source_menu.aboutToShow.connect(self._fill_source_menu)
         self._fill_source_menu()
-        gallery = self.menuBar().addMenu("&Gallery")
+        gallery = _made(menu_bar.addMenu("&Gallery"))
         gallery.addAction("&Export…", self.gallery_panel.export_gallery)
         gallery.addAction("&Import…", self.gallery_panel.import_gallery)
         gallery.addAction("Remove &starter examples", self.gallery_panel.remove_starter)
-        settings = self.menuBar().addMenu("Se&ttings")
-        act = settings.addAction("&Preferences…", self.edit_settings)
+        settings = _made(menu_bar.addMenu("Se&ttings"))
+        act = _made(settings.addAction("&Preferences…", self.edit_settings))
         act.setShortcut(QKeySequence("Ctrl+,"))
-        mirror = settings.addAction("&Mirror video")
+        mirror = _made(settings.addAction("&Mirror video"))
         mirror.setCheckable(True)
         mirror.setChecked(self.video.mirror)
         mirror.setShortcut(QKeySequence("M"))
@@ -151,13 +185,21 @@ class MainWindow(QMainWindow):
         for index in cams:
             self.source_menu.addAction(f"Camera {index}", lambda i=index: self.open_source(i))
         if not cams:
-            none = self.source_menu.addAction("(no camera found)")
+            none = _made(self.source_menu.addAction("(no camera found)"))
             none.setEnabled(False)
         self.source_menu.addSeparator()
-        self.source_menu.addAction("Open &file…", self.open_file_dialog).setShortcut(QKeySequence("Ctrl+O"))
+        open_file = _made(self.source_menu.addAction("Open &file…", self.open_file_dialog))
+        open_file.setShortcut(QKeySequence("Ctrl+O"))
         self.source_menu.addAction("Open s&tream URL…", self.open_url_dialog)
         self.source_menu.addSeparator()
-        self.source_menu.addAction("&Quit", self.close).setShortcut(QKeySequence("Ctrl+Q"))
+        save = _made(self.source_menu.addAction("&Save pose session…", self.save_session_dialog))
+        save.setShortcut(QKeySequence("Ctrl+S"))
+        save.setToolTip(
+            "the poses of the current source (up to the last 10 minutes), to replay with "
+            "crossglg-recognize --skeleton"
+        )
+        self.source_menu.addSeparator()
+        _made(self.source_menu.addAction("&Quit", self.close)).setShortcut(QKeySequence("Ctrl+Q"))
 
     # sources -------------------------------------------------------------------------------------------
     def open_source(self, spec) -> bool:
@@ -171,7 +213,7 @@ class MainWindow(QMainWindow):
             threading.Thread(target=self._open_in_background, args=(spec,), daemon=True).start()
             return True
         try:
-            source = self.pipeline.open(spec)
+            source = self.pipeline.open(spec, loop=self.loop_files)
         except (SourceError, OSError) as exc:
             self.show_error(str(exc))
             return False
@@ -180,7 +222,7 @@ class MainWindow(QMainWindow):
 
     def _open_in_background(self, spec) -> None:
         try:
-            source = self.pipeline.open(spec)
+            source = self.pipeline.open(spec, loop=self.loop_files)
         except (SourceError, OSError) as exc:
             self.bridge.source_failed.emit(str(exc))
             return
@@ -202,24 +244,44 @@ class MainWindow(QMainWindow):
         if ok and url.strip():
             self.open_source(url.strip())
 
+    def save_session_dialog(self) -> None:
+        if not self.pipeline.session_frames:
+            self.show_error("No poses to save yet: open a camera or a video first (Source menu).")
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save the pose session", "session.npz", "Pose sessions (*.npz)"
+        )
+        if path:
+            self.save_session(path)
+
+    def save_session(self, path: str) -> bool:
+        """Save the current source's poses (``LivePipeline.save_session``) to ``path`` (.npz added)."""
+        if not path.lower().endswith(".npz"):
+            path += ".npz"
+        try:
+            saved = self.pipeline.save_session(path)
+        except (OSError, ValueError) as exc:
+            self.show_error(f"could not save the pose session to {path}: {exc}")
+            return False
+        self.show_status(f"saved {saved.seconds:.1f} s of poses ({saved.frames} frames) to {saved.path}")
+        return True
+
     def _on_finished(self) -> None:
-        if self.loop_files and self.source_spec is not None and isinstance(self.source_spec, str):
-            self.open_source(self.source_spec)
-        else:
-            self.show_status("end of video")
+        self.show_status("end of video")  # a looping file never ends: the pipeline starts it over itself
 
     # live updates --------------------------------------------------------------------------------------
     def _on_update(self, update) -> None:
         self.frames_shown += 1
         self.video.show_update(update)
-        model_ms = update.prediction.model_ms if update.prediction else 0.0
         self.status_perf.setText(
-            f"{update.fps:4.1f} FPS | pose {update.pose_ms:4.0f} ms | model {model_ms:4.0f} ms | "
+            f"{update.fps:4.1f} FPS | pose {update.pose_ms:4.0f} ms | model {self._model_ms:4.0f} ms | "
             f"latency {update.latency_ms:4.0f} ms"
         )
-        rec = self.pipeline.recording
-        if rec is not None:
-            self.video.progress = rec.progress()
+
+    def _on_prediction(self, prediction: Prediction) -> None:
+        if prediction.model_ms:
+            self._model_ms = prediction.model_ms
+        self.video.show_prediction(prediction)
 
     def show_status(self, text: str) -> None:
         self.status_message.setText(text)
@@ -240,26 +302,44 @@ class MainWindow(QMainWindow):
 
     def set_mirror(self, on: bool) -> None:
         self.video.mirror = on
-        self.settings_store.save(self.pipeline.settings, on)
+        if self.pipeline.settings.mirror != on:
+            self.pipeline.settings.mirror = on
+            self.save_settings()
         self.video.update()
 
     def edit_settings(self) -> None:
-        dialog = SettingsDialog(self.pipeline.settings, self.video.mirror, self)
+        dialog = SettingsDialog(self.pipeline.settings, self)
         if dialog.exec():
-            mirror = dialog.apply_to(self.pipeline.settings)
-            self.mirror_action.setChecked(mirror)
-            self.set_mirror(mirror)
+            self.apply_settings(dialog.settings())
+
+    def apply_settings(self, settings) -> None:
+        """Use and keep new settings (the dialog's result)."""
+        self.pipeline.update_settings(settings)
+        self.mirror_action.setChecked(settings.mirror)
+        self.set_mirror(settings.mirror)
+        self.save_settings()
+
+    def save_settings(self) -> bool:
+        if self.settings_file is None:
+            return True
+        try:
+            self.settings_file.save(self.pipeline.settings)
+        except OSError as exc:
+            self.show_error(f"could not save the settings to {self.settings_file.path}: {exc}")
+            return False
+        return True
 
     def _gallery_changed(self) -> None:
-        self.pipeline.matcher.set_gallery(self.store.gallery)
+        self.pipeline.set_gallery(self.store.gallery)
 
     # recording -----------------------------------------------------------------------------------------
     def start_countdown(self) -> None:
         if not self.pipeline.running:
             self.show_error("Open a camera or a video first (Source menu).")
             return
-        if self.countdown_timer.isActive() or self.pipeline.recording is not None:
+        if self.recording_active:
             return
+        self._set_recording_active(True)
         self._countdown = self.countdown_steps
         self.video.banner = str(self._countdown)
         self.video.update()
@@ -276,35 +356,77 @@ class MainWindow(QMainWindow):
         self.video.update()
 
     def cancel_recording(self) -> None:
-        if self.countdown_timer.isActive() or self.pipeline.recording is not None:
+        """Esc: stops the countdown or the recording ("recording cancelled")."""
+        if self.countdown_timer.isActive():
             self.countdown_timer.stop()
-            self.pipeline.cancel_recording()
-            self.video.banner = ""
-            self.video.progress = None
-            self.video.update()
-            self.show_status("recording cancelled")
+            self._end_recording_ui()
+            self.show_status(CANCELLED_PREFIX)
+        elif self.recording_active:
+            self.pipeline.cancel_recording()  # the cancellation comes back through the bridge
 
     def start_recording(self) -> None:
+        self._set_recording_active(True)
+        if not self.pipeline.running:
+            self._on_recording_cancelled(self._recording_number, f"{CANCELLED_PREFIX}: no video is playing")
+            return
         self.video.progress = 0.0
         self.show_status("recording…")
-        self.pipeline.start_recording(self.record_seconds, on_done=self.bridge.recorded.emit)
+        self._recording_number += 1
+        number = self._recording_number
+        self.pipeline.start_recording(
+            self.record_seconds,
+            on_done=lambda example: self.bridge.recorded.emit(number, example),
+            on_cancelled=lambda message: self.bridge.recording_cancelled.emit(number, message),
+        )
+        self.record_timer.start()
 
-    def _on_recorded(self, example: RecordedExample) -> None:
+    def _poll_recording(self) -> None:
+        status = self.pipeline.recording_status()  # also ends a recording whose time is up
+        if status is not None:
+            self.video.progress = status.progress
+            self.video.update()
+
+    def _set_recording_active(self, active: bool) -> None:
+        self.recording_active = active
+        self.record_button.setEnabled(not active)
+
+    def _end_recording_ui(self) -> None:
+        self.record_timer.stop()
+        self._set_recording_active(False)
+        self.video.banner = ""
         self.video.progress = None
         self.video.update()
+
+    def _on_recording_cancelled(self, number: int, message: str) -> None:
+        if number != self._recording_number:
+            return
+        self._end_recording_ui()
+        self.show_status(message)
+        if message != CANCELLED_PREFIX and not self.closing:  # not the user's Esc: say what happened
+            self._notify(
+                QMessageBox.Icon.Information, f"{message[0].upper()}{message[1:]}. Press R to try again."
+            )
+
+    def _on_recorded(self, number: int, example: RecordedExample) -> None:
+        if number != self._recording_number:
+            return
+        self._end_recording_ui()
         self.last_example = example
         self.last_quality = report = check_quality(example)
         if not report.ok:
             self.show_status(f"recording rejected: {report.message}")
-            self._notify(QMessageBox.Icon.Information, f"This recording can't be used: {report.message}. "
-                         "Press R to try again.")
+            self._notify(
+                QMessageBox.Icon.Information,
+                f"This recording can't be used: {report.message}. Press R to try again.",
+            )
             return
         self.ask_name_and_enrol(example, report.message)
 
     def ask_name_and_enrol(self, example: RecordedExample, quality_text: str) -> None:
         """Non-modal: the video keeps playing while the user names the example."""
-        dialog = EnrolDialog(example, [c.name for c in self.store.classes()], quality_text, self.video.mirror,
-                             self)
+        dialog = EnrolDialog(
+            example, [c.name for c in self.store.classes()], quality_text, self.video.mirror, self
+        )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self.enrol(dialog.chosen_name(), example))
         self.enrol_dialog = dialog
@@ -321,6 +443,8 @@ class MainWindow(QMainWindow):
         self.show_status(f"saved an example of “{name}”")
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        self.closing = True
         self.countdown_timer.stop()
+        self.record_timer.stop()
         self.pipeline.close()
         super().closeEvent(event)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from PyQt6.QtCore import QPointF, QRectF, Qt
+from PyQt6.QtCore import QRectF, Qt
 from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
-from demo.pipeline import NO_PERSON, UNKNOWN, FrameUpdate, Prediction
-from demo.pose import POSE_CONNECTIONS, Pose
+from demo.live import NO_PERSON, UNKNOWN, FrameUpdate, Prediction
+from demo.pose import Pose
+from demo.ui.skeleton import draw_skeleton
 
 MAIN_COLOR = QColor(60, 220, 90)
 OTHER_COLOR = QColor(170, 170, 170)
@@ -17,13 +18,15 @@ OTHER_COLOR = QColor(170, 170, 170)
 def bgr_to_qimage(image: np.ndarray) -> QImage:
     rgb = np.ascontiguousarray(image[:, :, ::-1])
     h, w = rgb.shape[:2]
-    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    # PyQt6 takes any buffer here, the stubs only bytes; wrapping rgb without a copy is safe because
+    # .copy() detaches the image from it before rgb goes away.
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()  # type: ignore[call-overload]
 
 
 class VideoView(QWidget):
     """Paints the newest frame; knows nothing about where frames come from."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setMinimumSize(480, 360)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -42,8 +45,6 @@ class VideoView(QWidget):
         self.image = bgr_to_qimage(update.frame.image)
         self.main_pose = update.pose.main
         self.other_poses = update.pose.others
-        if update.prediction is not None:
-            self.prediction = update.prediction
         self.update()
 
     def show_prediction(self, prediction: Prediction) -> None:
@@ -77,29 +78,14 @@ class VideoView(QWidget):
             image = self.image.mirrored(True, False) if self.mirror else self.image
             p.drawImage(target, image)
             for pose in self.other_poses:
-                self._draw_pose(p, pose, target, OTHER_COLOR)
+                draw_skeleton(p, pose.image, pose.visibility, target, OTHER_COLOR, mirror=self.mirror)
             if self.main_pose is not None:
-                self._draw_pose(p, self.main_pose, target, MAIN_COLOR)
+                pose = self.main_pose
+                draw_skeleton(p, pose.image, pose.visibility, target, MAIN_COLOR, mirror=self.mirror)
                 self.poses_drawn += 1
         self._draw_label(p)
         self._draw_banner(p)
         p.end()
-
-    def _draw_pose(self, p: QPainter, pose: Pose, target: QRectF, color: QColor) -> None:
-        xs = pose.image[:, 0]
-        if self.mirror:
-            xs = 1.0 - xs
-        pts = [QPointF(target.x() + x * target.width(), target.y() + y * target.height())
-               for x, y in zip(xs, pose.image[:, 1], strict=True)]
-        visible = pose.visibility >= 0.3
-        p.setPen(QPen(color, 3))
-        for a, b in POSE_CONNECTIONS:
-            if visible[a] and visible[b]:
-                p.drawLine(pts[a], pts[b])
-        p.setBrush(color)
-        for i, pt in enumerate(pts):
-            if visible[i]:
-                p.drawEllipse(pt, 3.5, 3.5)
 
     def _draw_label(self, p: QPainter) -> None:
         pred = self.prediction
@@ -115,8 +101,9 @@ class VideoView(QWidget):
         p.setFont(title)
         colour = QColor(255, 255, 255) if pred.label not in (UNKNOWN, NO_PERSON) else QColor(255, 200, 90)
         p.setPen(colour)
-        p.drawText(QRectF(box.x() + 10, box.y() + 4, box.width() - 20, 28), Qt.AlignmentFlag.AlignVCenter,
-                   pred.label)
+        p.drawText(
+            QRectF(box.x() + 10, box.y() + 4, box.width() - 20, 28), Qt.AlignmentFlag.AlignVCenter, pred.label
+        )
         bar = QRectF(box.x() + 10, box.y() + 36, box.width() - 20, 8)
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(QColor(80, 80, 80))
@@ -128,8 +115,11 @@ class VideoView(QWidget):
         p.setFont(small)
         p.setPen(QColor(220, 220, 220))
         for i, (name, score) in enumerate(pred.top[:3]):
-            p.drawText(QRectF(box.x() + 10, box.y() + 48 + 20 * i, box.width() - 20, 20),
-                       Qt.AlignmentFlag.AlignVCenter, f"{i + 1}. {name}  {score:.2f}")
+            p.drawText(
+                QRectF(box.x() + 10, box.y() + 48 + 20 * i, box.width() - 20, 20),
+                Qt.AlignmentFlag.AlignVCenter,
+                f"{i + 1}. {name}  {score:.2f}",
+            )
 
     def _draw_banner(self, p: QPainter) -> None:
         if self.banner:

@@ -1,0 +1,96 @@
+"""Event-level scoring of a live recogniser on a continuous recording (crossglg.streaming)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from crossglg.streaming import Event, Fire, events_from_frame_labels, fires, score_stream
+
+
+def test_fires_are_label_changes_to_a_class():
+    shown = [
+        (0.0, "no person"),
+        (0.2, "unknown"),
+        (0.4, "kick"),
+        (0.6, "kick"),
+        (0.8, "unknown"),
+        (1.0, "kick"),
+        (1.2, "punch"),
+        (1.4, "punch"),
+    ]
+    assert fires(shown) == [Fire("kick", 0.4), Fire("kick", 1.0), Fire("punch", 1.2)]
+
+
+def test_events_from_frame_labels_split_runs():
+    times = np.arange(10) / 10
+    labels = np.array([0, 1, 1, 0, 0, 2, 2, 2, 1, 0])
+    got = events_from_frame_labels(times, labels, {1: "a", 2: "b"})
+    assert got == [Event("a", 0.1, 0.2), Event("b", 0.5, 0.7), Event("a", 0.8, 0.8)]
+
+
+def test_score_counts_detections_doubles_and_false_labels():
+    events = [Event("kick", 2.0, 3.0), Event("punch", 6.0, 7.0), Event("kick", 10.0, 11.0)]
+    fired = [
+        Fire("kick", 2.8),
+        Fire("kick", 3.5),  # detected early (-0.2 s), then a double fire
+        Fire("kick", 6.5),  # wrong class during the punch: a false label, not in idle time
+        Fire("punch", 7.3),  # detected 0.3 s after the end
+        Fire("punch", 9.0),
+    ]  # idle time: a false label there
+    score = score_stream(events, fired, (0.0, 60.0), tolerance_s=1.0)
+    assert (score.detected, score.double_fires, score.false_labels, score.false_in_no_action) == (2, 1, 2, 1)
+    assert score.recall == pytest.approx(2 / 3) and score.precision == pytest.approx(2 / 5)
+    assert score.latencies_s == pytest.approx([-0.2, 0.3])
+    assert score.no_action_s == pytest.approx(60.0 - 3 * 2.0)
+    assert score.false_per_minute == pytest.approx(1 / (54 / 60))
+    total = score + score
+    assert total.events == 6 and total.f1 == pytest.approx(score.f1)
+
+
+def test_read_stream_gives_whole_recordings_where_read_file_gives_cuts(data_root, tmp_path):
+    """PRECOG and MSRC-12: read_file cuts labelled actions, read_stream keeps the whole recording (every
+    frame, the reader's clock); other formats are read_file's one sequence; --format overrides detection."""
+    from crossglg.data import read_file
+    from crossglg.data.readers import read_msrc12_csv, read_precog_stream
+    from crossglg.streaming import STREAM_FORMATS, read_stream
+
+    precog = data_root / "precog" / "CSV" / "Seq1_2.csv"
+    (whole,) = read_stream(precog)
+    stream = read_precog_stream(precog)
+    assert isinstance(read_file(precog), list) and whole.num_frames == stream.sequence.num_frames == 260
+    assert np.array_equal(whole.joints, stream.sequence.joints)
+    assert whole.timestamps[-1] == pytest.approx(259 / 30)
+    renamed = tmp_path / "recording.dat"
+    renamed.write_bytes(precog.read_bytes())
+    assert read_stream(renamed, "precog")[0].num_frames == 260
+
+    csv = sorted((data_root / "msrc12").glob("*_p01.csv"))[0]
+    (session,) = read_stream(csv)
+    times, joints = read_msrc12_csv(csv)
+    assert session.layout == "kinect_v1" and session.subject == 1
+    assert np.array_equal(session.timestamps, times)
+    assert np.array_equal(session.joints[0], joints.astype(np.float32))
+
+    ntu = data_root / "ntu" / "S001C001P001R001A001.skeleton"
+    assert read_stream(ntu)[0].joints.shape == read_file(ntu).joints.shape
+    with pytest.raises(ValueError, match="unknown skeleton format 'bvh'; known: session, precog"):
+        read_stream(ntu, "bvh")
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        read_stream(tmp_path / "absent.csv")
+    assert "session" in STREAM_FORMATS
+
+
+def test_ground_truth_events_of_the_two_continuous_sets(data_root):
+    from crossglg.data.readers import MSRC12_AFTER_S, MSRC12_BEFORE_S, read_msrc12_tags, read_precog_stream
+    from crossglg.streaming import msrc12_events, precog_events
+
+    stream = read_precog_stream(data_root / "precog" / "CSV" / "Seq1_2.csv")
+    events = precog_events(stream)
+    assert len(events) == 5 and all(e.end > e.start for e in events)
+    assert [e.label for e in events] == [e.label_name for e in stream.events]
+    tags = read_msrc12_tags(sorted((data_root / "msrc12").glob("*_p01.tagstream"))[0])
+    events = msrc12_events(tags, {g: f"G{g}" for g in range(1, 13)})
+    assert len(events) == len(tags) and events[0].label == f"G{tags[0][1]}"
+    assert events[0].start == pytest.approx(tags[0][0] - MSRC12_BEFORE_S)
+    assert events[0].end == pytest.approx(tags[0][0] + MSRC12_AFTER_S)
