@@ -195,7 +195,7 @@ def _cached(path: Path, read, dataset: str) -> SkeletonSequence | list[SkeletonS
     entry = cache_root(dataset) / f"{path.stem}-{digest}.npz"
     if entry.is_file():
         try:
-            return _load_entry(entry)
+            return _load_entry(entry, str(path))
         except (OSError, KeyError, ValueError):
             pass  # a damaged cache entry is re-parsed below
     got = read(path)
@@ -233,9 +233,11 @@ def _cached(path: Path, read, dataset: str) -> SkeletonSequence | list[SkeletonS
     return got
 
 
-def _load_entry(entry: Path) -> SkeletonSequence | list[SkeletonSequence]:
+def _load_entry(entry: Path, source: str) -> SkeletonSequence | list[SkeletonSequence]:
+    """The cached sequences of ``source``; the entry is keyed by the resolved file, so the path it was
+    first read by (another checkout, a symlink) is replaced by the one asked for now, as a reader would."""
     with np.load(entry, allow_pickle=False) as data:
-        fields = json.loads(str(data["header"]))
+        fields = [{**f, "source": source} for f in json.loads(str(data["header"]))]
         samples = [
             SkeletonSequence(
                 joints=data[f"joints{k}"],
