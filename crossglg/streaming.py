@@ -54,18 +54,6 @@ def fires(predictions: Iterable[tuple[float, str]], silent: frozenset[str] = SIL
     return out
 
 
-def events_from_frame_labels(times: np.ndarray, labels: np.ndarray, names: dict[int, str]) -> list[Event]:
-    """Per-frame integer labels (0 = no action) -> one event per contiguous run of a non-zero label; an
-    event ends at its last labelled frame."""
-    labels = np.asarray(labels)
-    out = []
-    edges = np.flatnonzero(np.diff(labels)) + 1
-    for start, stop in zip(np.r_[0, edges], np.r_[edges, len(labels)], strict=True):
-        if labels[start] != 0:
-            out.append(Event(names[int(labels[start])], float(times[start]), float(times[stop - 1])))
-    return out
-
-
 @dataclass
 class StreamScore:
     events: int

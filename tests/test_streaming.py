@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crossglg.streaming import Event, Fire, events_from_frame_labels, fires, score_stream
+from crossglg.streaming import Event, Fire, fires, score_stream
 
 
 def test_fires_are_label_changes_to_a_class():
@@ -20,13 +20,6 @@ def test_fires_are_label_changes_to_a_class():
         (1.4, "punch"),
     ]
     assert fires(shown) == [Fire("kick", 0.4), Fire("kick", 1.0), Fire("punch", 1.2)]
-
-
-def test_events_from_frame_labels_split_runs():
-    times = np.arange(10) / 10
-    labels = np.array([0, 1, 1, 0, 0, 2, 2, 2, 1, 0])
-    got = events_from_frame_labels(times, labels, {1: "a", 2: "b"})
-    assert got == [Event("a", 0.1, 0.2), Event("b", 0.5, 0.7), Event("a", 0.8, 0.8)]
 
 
 def test_score_counts_detections_doubles_and_false_labels():
