@@ -1,7 +1,8 @@
 """Streaming evaluation: the app's own recogniser on continuous skeleton recordings, scored per event.
 
     python benchmarks/bench_streaming.py --out streaming.json [--msrc12-per-person K] [--seed 0]
-        [--threshold LEVEL] [--stride N] [--smoothing N] [--sets precog,msrc12]
+        [--threshold LEVEL] [--stride N] [--smoothing N] [--hold N] [--sets precog,msrc12]
+        [--part all|val|test]
 
 Each recording is replayed frame by frame through ``demo.live.replay`` (the app's buffer, 60-frame window,
 stride, smoothing and open-set decision, with the app's default Settings unless --stride / --smoothing
@@ -106,6 +107,16 @@ def _decision_counts(predictions, events, tolerance_s: float = 1.0) -> dict:
     return counts
 
 
+def _part(subjects, part: str) -> set:
+    """The subjects replayed: all, or the first ("val") or second ("test") half in sorted order.
+
+    Settings are chosen on "val" and reported on "test"; galleries come from the next subject either way.
+    """
+    ids = sorted(subjects)
+    half = len(ids) // 2
+    return set(ids if part == "all" else ids[:half] if part == "val" else ids[half:])
+
+
 def _add(a: dict, b: dict) -> dict:
     return {k: a.get(k, 0) + b.get(k, 0) for k in b}
 
@@ -113,7 +124,7 @@ def _add(a: dict, b: dict) -> dict:
 # --- PRECOG -----------------------------------------------------------------------------------------------
 
 
-def precog(root: Path, setup: Setup, rng: np.random.Generator, exemplar: str, log) -> dict:
+def precog(root: Path, setup: Setup, rng: np.random.Generator, exemplar: str, part: str, log) -> dict:
     from crossglg.data import EmptySkeletonError
     from crossglg.data.readers import read_precog_segments, read_precog_stream
     from crossglg.streaming import precog_events
@@ -154,7 +165,8 @@ def precog(root: Path, setup: Setup, rng: np.random.Generator, exemplar: str, lo
         galleries[s] = _gallery(setup.embedder, windows, sources)
         gallery_info[s] = sources
     rows, total, compute, model, counts, seconds = [], None, [], [], {}, 0.0
-    for st in streams:
+    replayed = _part(subjects, part)
+    for st in (st for st in streams if st.subject in replayed):
         events = precog_events(st)
         score, predictions, c_ms, m_ms = _evaluate([st.sequence], events, setup, galleries[st.subject])
         counts = _add(counts, _decision_counts(predictions, events))
@@ -173,7 +185,8 @@ def precog(root: Path, setup: Setup, rng: np.random.Generator, exemplar: str, lo
         )
         log(f"precog {rows[-1]['file']}: {score.detected}/{score.events} detected, {score.fires} fires")
     return {
-        "recordings": len(streams),
+        "recordings": len(rows),
+        "subjects": sorted(replayed),
         "skipped": skipped,
         "exemplar": exemplar,
         "stream_s": seconds,
@@ -188,7 +201,7 @@ def precog(root: Path, setup: Setup, rng: np.random.Generator, exemplar: str, lo
 # --- MSRC-12 ----------------------------------------------------------------------------------------------
 
 
-def msrc12(root: Path, setup: Setup, rng: np.random.Generator, per_person: int, log) -> dict:
+def msrc12(root: Path, setup: Setup, rng: np.random.Generator, per_person: int, part: str, log) -> dict:
     from crossglg.data.readers import (
         MSRC12_AFTER_S,
         MSRC12_BEFORE_S,
@@ -242,8 +255,11 @@ def msrc12(root: Path, setup: Setup, rng: np.random.Generator, per_person: int, 
         return window, f"{csv.name}@{point:.2f}"
 
     rows, total, compute, model, gallery_info, counts, seconds = [], None, [], [], {}, {}, 0.0
-    for p in persons:
+    replayed = _part(persons, part)
+    for p in persons:  # every person's exemplars are drawn, so each part sees the same galleries
         pairs = {names[g]: exemplar(p, g) for g in sorted(names)}
+        if p not in replayed:
+            continue
         gallery_info[p] = {k: s for k, (_, s) in pairs.items()}
         gallery = _gallery(setup.embedder, {k: w for k, (w, _) in pairs.items()}, gallery_info[p])
         for gesture, csv in chosen[p]:
@@ -270,7 +286,8 @@ def msrc12(root: Path, setup: Setup, rng: np.random.Generator, per_person: int, 
             )
             log(f"msrc12 {csv.name}: {score.detected}/{score.events} detected, {score.fires} fires")
     return {
-        "sessions": sum(len(v) for v in chosen.values()),
+        "sessions": len(rows),
+        "persons": sorted(replayed),
         "sessions_available": sum(len(v) for v in sessions.values()),
         "per_person": per_person or "all",
         "skipped": missing,
@@ -343,8 +360,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sets", default="precog,msrc12")
     p.add_argument("--precog-exemplar", choices=("segment", "window", "both"), default="both")
     p.add_argument("--msrc12-per-person", type=int, default=0, help="seeded subset of sessions (0: all)")
+    p.add_argument(
+        "--part",
+        choices=("all", "val", "test"),
+        default="all",
+        help="subjects replayed: all, or the first (val: choose settings here) or second half (test)",
+    )
     p.add_argument("--stride", type=int, help="override the app's default (say so when reporting)")
     p.add_argument("--smoothing", type=int, help="override the app's default (say so when reporting)")
+    p.add_argument("--hold", type=int, help="override the app's default (say so when reporting)")
     p.add_argument(
         "--threshold",
         type=float,
@@ -368,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
         settings.stride = args.stride
     if args.smoothing is not None:
         settings.smoothing = args.smoothing
+    if args.hold is not None:
+        settings.hold = args.hold
     if args.threshold is not None:
         settings.threshold = args.threshold
     embedder, backend = load_embedder(None, args.backend)  # the shipped default, as crossglg-recognize
@@ -381,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         "settings": settings.to_json(),
         "app_default_settings": Settings().to_json(),
         "seed": args.seed,
+        "part": args.part,
         "targets": TARGETS,
         "results": {},
     }
@@ -401,13 +428,13 @@ def main(argv: list[str] | None = None) -> int:
         kinds = ("segment", "window") if args.precog_exemplar == "both" else (args.precog_exemplar,)
         for kind in kinds:
             t0 = time.perf_counter()
-            result = precog(args.data, setup, np.random.default_rng(args.seed), kind, log)
+            result = precog(args.data, setup, np.random.default_rng(args.seed), kind, args.part, log)
             result["wall_s"] = time.perf_counter() - t0
             report["results"][f"precog ({kind})"] = result
     if "msrc12" in sets:
         t0 = time.perf_counter()
         rng = np.random.default_rng(args.seed)
-        result = msrc12(args.data, setup, rng, args.msrc12_per_person, log)
+        result = msrc12(args.data, setup, rng, args.msrc12_per_person, args.part, log)
         result["wall_s"] = time.perf_counter() - t0
         report["results"]["msrc12"] = result
     for result in report["results"].values():

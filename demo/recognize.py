@@ -110,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--margin", type=float, default=0.0)
     p.add_argument("--stride", type=int, default=5, help="decide every N frames")
     p.add_argument("--smoothing", type=int, default=3, help="windows averaged per decision")
+    p.add_argument(
+        "--hold",
+        type=int,
+        default=None,
+        help="decisions in a row a new label needs before it is shown (default: the app's)",
+    )
     p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: whole source)")
     p.add_argument(
         "--unmirror",
@@ -309,6 +315,8 @@ def run(args, out=None, err=None) -> int:
         stride=max(1, args.stride),
         smoothing=max(1, args.smoothing),
     )
+    if args.hold is not None:
+        settings.hold = max(1, args.hold)
     if segments is not None:
         return run_skeleton(args, segments, embedder, gallery, settings, out, say)
 

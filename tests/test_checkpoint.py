@@ -171,7 +171,11 @@ def test_shipped_models_load_match_their_hash_and_stay_small(folder):
     assert size <= 10_000_000, f"{folder.name} is {size / 1e6:.1f} MB"
     ckpt = load_checkpoint(folder)
     assert skeleton_branch_hash(ckpt.model) == read_checkpoint_config(folder)["model_hash"]
-    assert len(ckpt.classes) == 51  # every class of the four public Kinect sets
+    # every class of every data set it was trained on (default: all eight; full-width: the four public)
+    from crossglg.data.readers import class_names
+
+    datasets = read_checkpoint_config(folder)["data_manifest"]["datasets"]
+    assert ckpt.classes == [f"{d}: {name}" for d in datasets for name in class_names(d).values()]
     torch.manual_seed(0)
     emb = Embedder(str(folder)).embed(torch.randn(2, 3, 60, 25, 2).numpy())
     assert emb.shape[0] == 2 and torch.allclose(torch.from_numpy(emb).norm(dim=1), torch.ones(2), atol=1e-5)

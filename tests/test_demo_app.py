@@ -135,6 +135,7 @@ def test_settings_are_kept_between_runs(make_app, qtbot, tmp_path):
         margin=0.05,
         stride=4,
         smoothing=2,
+        hold=4,
         window_seconds=2.5,
         max_age=0.2,
         min_coverage=0.5,

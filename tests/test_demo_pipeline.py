@@ -68,6 +68,41 @@ def test_recording_clip_frames_enrols_a_class_that_replay_recognises(data_root, 
     assert Matcher(embedder, store.gallery, strict)(example.window(), 3.0).label == UNKNOWN
 
 
+def test_hold_shows_a_new_label_only_after_it_held(data_root, embedder):
+    """settings.hold: one stray window does not change the shown label; `hold` windows in a row do."""
+    from crossglg.oneshot import Gallery
+
+    times, poses, _ = tai_chi_poses(data_root)
+    cj_times, cj_poses, _ = clip_poses(str(data_root / "videos" / "clean_and_jerk.mp4"), 90)
+    tai_chi = segment_window(times, poses, 0.0, 2.0)
+    jerk = segment_window(cj_times, cj_poses, 1.0, 3.0)
+    gallery = Gallery(embedder.dim, embedder.model_hash)
+    gallery.add("tai chi", embedder.embed(tai_chi[None]))
+    gallery.add("clean and jerk", embedder.embed(jerk[None]))
+    sequence = [tai_chi, tai_chi, jerk, tai_chi, jerk, jerk, jerk]
+
+    def shown(hold: int) -> list[str]:
+        matcher = Matcher(embedder, gallery, Settings(threshold=0.0, smoothing=1, hold=hold))
+        return [matcher(w, float(k)).label for k, w in enumerate(sequence)]
+
+    assert shown(1) == ["tai chi", "tai chi", "clean and jerk", "tai chi"] + ["clean and jerk"] * 3
+    assert shown(2) == [
+        UNKNOWN,
+        "tai chi",
+        "tai chi",
+        "tai chi",
+        "tai chi",
+        "clean and jerk",
+        "clean and jerk",
+    ]
+    held = Matcher(embedder, gallery, Settings(threshold=0.0, smoothing=1, hold=2))
+    prediction = [held(w, 0.0) for w in (tai_chi, tai_chi, jerk)][-1]
+    assert prediction.label == "tai chi"  # still shown after one "clean and jerk" window ...
+    assert prediction.score == pytest.approx(dict(prediction.top)["tai chi"])  # ... with its own score
+    held.reset()
+    assert held(tai_chi, 1.0).label == UNKNOWN  # a reset starts over
+
+
 def test_quality_gate_rejects_a_still_or_empty_recording(data_root):
     times, poses, frames = tai_chi_poses(data_root)
     still = Recording(2.0)
@@ -210,7 +245,7 @@ def test_one_channel_for_decisions_and_stream_problems_reported_once(data_root, 
     gallery = Gallery(embedder.dim, embedder.model_hash)
     gallery.add("tai chi", embedder.embed(segment_window(times, poses, 0.0, 2.0)[None]))
     updates, predictions, statuses = [], [], []
-    settings = Settings(threshold=0.0, stride=2)
+    settings = Settings(threshold=0.0, stride=2, hold=1)  # every decision shown as made
     with PoseEstimator() as estimator:
         pipeline = LivePipeline(
             estimator,

@@ -115,6 +115,8 @@ def test_a_live_stream_is_recognised_as_it_plays(ckpt, data_root, tmp_path, caps
             "5",
             "--threshold",
             "-1",
+            "--hold",
+            "1",
         ]
     )
     out, err = capsys.readouterr()

@@ -41,7 +41,7 @@ def test_a_kinect_v2_recording_is_decided_at_the_stride_from_its_own_windows(dat
     assert sequence.layout == "ntu25" and times[1] == pytest.approx(1 / 30)
     end = float(times[69])  # a decision time: frame 70 is a multiple of the stride
     gallery = one_class_gallery(embedder, times, frames, "ntu25", end - 2.0, end)
-    settings = Settings(smoothing=1)
+    settings = Settings(smoothing=1, hold=1)  # each window's own decision, not held
     predictions = replay(sequence, embedder, gallery, settings)
     assert [round(p.time, 6) for p in predictions] == [round((5 * k - 1) / 30, 6) for k in range(8, 21)]
     at_end = next(p for p in predictions if p.time == pytest.approx(end))
@@ -63,7 +63,7 @@ def test_a_kinect_v1_stream_with_its_own_clock_and_missing_skeletons(data_root, 
     times, frames = stream_frames(lost)
     assert sum(f is None for f in frames) == 40
     gallery = one_class_gallery(embedder, times, frames, "kinect_v1", 1.0, 3.0)
-    predictions = replay(lost, embedder, gallery, Settings(stride=3, threshold=-1.0))
+    predictions = replay(lost, embedder, gallery, Settings(stride=3, threshold=-1.0, hold=1))
     gaps = np.diff([p.time for p in predictions])
     labels = [p.label for p in predictions]
     assert labels.count(NO_PERSON) == 1

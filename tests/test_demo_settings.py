@@ -17,6 +17,7 @@ def every_field_changed() -> Settings:
         margin=0.1,
         stride=7,
         smoothing=5,
+        hold=3,
         window_seconds=3.0,
         max_age=0.25,
         min_coverage=0.4,

@@ -147,3 +147,24 @@ def test_joint_importance_figure(tmp_path):
     assert path.stat().st_size > 5000
     with pytest.raises(ValueError, match="shape"):
         plot_joint_importance({"bad": np.ones(20)}, tmp_path / "k.png")
+
+
+def test_text_gain_plot_pairs_seeds(tmp_path, capsys):
+    """The gain plot reads the wide bases' results.json files and pairs rows by seed."""
+    from train import run_ablation
+
+    scores = {("wide", "baseline", 0): 67.0, ("wide", "full", 0): 70.0, ("wide50", "full", 0): 69.0}
+    scores |= {("wide", "baseline", 1): 66.0, ("wide", "full", 1): 71.0, ("wide50", "baseline", 0): 68.5}
+    for (base, row, seed), top1 in scores.items():
+        run = tmp_path / f"kinect_{base}_stgcn_{row}_s{seed}"
+        run.mkdir()
+        res = {"config": f"kinect_{base}_stgcn_{row}", "seed": seed, "mean_over_sets": {"top1_mean": top1}}
+        (run / "results.json").write_text(json.dumps(res))
+    png = tmp_path / "gain.png"
+    assert run_ablation.main(["--out", str(tmp_path), "--plot-gain", str(png)]) == 0
+    assert png.stat().st_size > 5000
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == [
+        "50 {'baseline': {0: 68.5}, 'full': {0: 69.0}}",
+        "92 {'baseline': {0: 67.0, 1: 66.0}, 'full': {0: 70.0, 1: 71.0}}",
+    ]

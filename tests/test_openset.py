@@ -224,8 +224,14 @@ def test_gallery_file_records_either_hand_and_mirrors(tmp_path):
     folder = tmp_path / "old"
     shutil.copytree(STARTER, folder)
     meta = json.loads((folder / "gallery.json").read_text())
-    assert "either_hand" not in meta and "mirrored" not in meta["files"]
+    meta.pop("either_hand", None)  # as written before the option existed
+    meta["files"].pop("mirrored", None)
+    for cls in meta["classes"]:
+        for exemplar in cls["exemplars"]:
+            exemplar.pop("has_mirror", None)
+    (folder / "gallery.json").write_text(json.dumps(meta))
     g = Gallery.load(folder)
+    assert g.either_hand == openset.load_calibration().either_hand  # the default
     g.either_hand = not openset.load_calibration().either_hand
     name = g.classes[0]
     g.add(name, unit(*np.ones(g.dim)), mirrored=unit(*np.arange(1, g.dim + 1)))

@@ -29,6 +29,7 @@ BASES = {
     "msrc12": "msrc12",
     # issue 14: the wide base and its nested reductions (ST-GCN-style rows only)
     "wide": "wide",
+    "wide27": "wide:27",
     "wide50": "wide:50",
     "wide72": "wide:72",
 }
@@ -277,6 +278,19 @@ def per_class(
     return "\n".join(out)
 
 
+def gain_points() -> dict[int, dict[str, dict[int, float]]]:
+    """Novel-set mean top-1 per seed of the wide bases' two rows, keyed by the base's class count."""
+    from crossglg.data.protocols import WIDE_BASE_SIZES
+
+    points: dict[int, dict[str, dict[int, float]]] = {}
+    for path in sorted(OUT.glob("kinect_wide*_stgcn_*_s*/results.json")):
+        res = json.loads(path.read_text())
+        base_key, row = res["config"].split("_")[1], res["config"].rsplit("_", 1)[1]
+        n = int(base_key[4:]) if base_key != "wide" else WIDE_BASE_SIZES[-1]
+        points.setdefault(n, {}).setdefault(row, {})[res["seed"]] = res["mean_over_sets"]["top1_mean"]
+    return points
+
+
 def main(argv=None) -> int:
     global OUT
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -300,8 +314,27 @@ def main(argv=None) -> int:
         metavar="RAW_EVAL_JSON",
         help="print the docs/results.md tables (give the raw 1-NN eval.json) and exit",
     )
+    p.add_argument(
+        "--plot-gain", type=Path, metavar="PNG", help="plot the text's gain against base size and exit"
+    )
     args = p.parse_args(argv)
     OUT = args.out.resolve()
+    if args.plot_gain is not None:
+        from crossglg.training.plots import plot_text_gain
+
+        points = gain_points()
+        for n, by_row in sorted(points.items()):
+            print(
+                n,
+                {
+                    row: {s: round(v, 1) for s, v in sorted(seeds.items())}
+                    for row, seeds in sorted(by_row.items())
+                },
+            )
+        plot_text_gain(
+            points, args.plot_gain, "text guidance against the size of the base (ST-GCN-style 0.25/3)"
+        )
+        return 0
     if args.markdown is not None:
         print(markdown(args.markdown))
         for base_key in args.bases:

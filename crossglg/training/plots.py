@@ -169,3 +169,44 @@ def plot_joint_importance(importances: dict[str, np.ndarray], path: Path, title:
     path = _save(fig, path)
     plt.close(fig)
     return path
+
+
+def plot_text_gain(points: dict[int, dict[str, dict[int, float]]], path: Path, title: str = "") -> Path:
+    """The text's gain against the size of the base vocabulary (the shape of the paper's Table A1).
+
+    ``points``: base classes -> row ("baseline" | "full") -> seed -> novel-set mean top-1. Left: both
+    rows (mean over seeds, bar = range); right: full minus baseline for each seed both rows have, and
+    their mean.
+    """
+    plt = _pyplot()
+    sizes = sorted(points)
+    fig, (ax_abs, ax_gain) = plt.subplots(1, 2, figsize=(9, 3.6))
+    for row, label, marker in (("baseline", "baseline (no text)", "s"), ("full", "full CrossGLG", "o")):
+        xs = [n for n in sizes if points[n].get(row)]
+        vals = [np.array(list(points[n][row].values())) for n in xs]
+        means = np.array([v.mean() for v in vals])
+        spread = np.array([means - [v.min() for v in vals], [v.max() for v in vals] - means])
+        ax_abs.errorbar(xs, means, yerr=spread, marker=marker, capsize=3, label=label)
+    gain_x, gain_mean = [], []
+    for n in sizes:
+        full, base = points[n].get("full", {}), points[n].get("baseline", {})
+        gains = [full[s] - base[s] for s in sorted(set(full) & set(base))]
+        if gains:
+            ax_gain.scatter([n] * len(gains), gains, color="0.5", s=12, zorder=2)
+            gain_x.append(n)
+            gain_mean.append(float(np.mean(gains)))
+    ax_gain.plot(gain_x, gain_mean, "o-", color="C1", zorder=3, label="mean over seeds")
+    ax_gain.axhline(0, color="k", lw=0.8)
+    ax_abs.set_ylabel("novel-set mean top-1 (%)")
+    ax_gain.set_ylabel("full - baseline (points)")
+    ax_abs.legend(fontsize=8)
+    ax_gain.legend(fontsize=8)
+    for ax in (ax_abs, ax_gain):
+        ax.set_xlabel("base classes")
+        ax.set_xticks(sizes)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    path = _save(fig, path)
+    plt.close(fig)
+    return path

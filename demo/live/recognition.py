@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from demo.live.settings import Settings
-from demo.live.windows import INVALID, MEDIAPIPE_LAYOUT, REPEAT, PoseBuffer
+from demo.live.windows import GAP, INVALID, MEDIAPIPE_LAYOUT, REPEAT, RESTART, PoseBuffer
 from demo.pose import Pose
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,8 @@ class Matcher:
 
     The decision is ``Gallery.decide``'s calibrated open-set rule at the settings' ``threshold`` (None:
     the calibrated level); a ``margin`` above 0 asks for the fixed-cosine rule with that lead instead.
+    The label shown changes only when a new decision has held for ``settings.hold`` decisions in a row
+    (until then it stays, "unknown" at first), so one stray window does not flash a label.
     """
 
     def __init__(self, embedder, gallery, settings: Settings):
@@ -57,16 +59,29 @@ class Matcher:
         self.gallery = gallery
         self.settings = settings
         self._recent: deque[np.ndarray] = deque(maxlen=max(1, settings.smoothing))
+        self._shown, self._candidate, self._streak = UNKNOWN, UNKNOWN, 0
         self._lock = threading.Lock()
 
     def set_gallery(self, gallery) -> None:
         with self._lock:
             self.gallery = gallery
-            self._recent.clear()
+            self._clear()
 
     def reset(self) -> None:
         with self._lock:
-            self._recent.clear()
+            self._clear()
+
+    def _clear(self) -> None:
+        self._recent.clear()
+        self._shown, self._candidate, self._streak = UNKNOWN, UNKNOWN, 0
+
+    def _held(self, label: str) -> str:
+        """The label to show after this decision (the hysteresis of ``settings.hold``)."""
+        self._streak = self._streak + 1 if label == self._candidate else 1
+        self._candidate = label
+        if self._streak >= max(1, self.settings.hold):
+            self._shown = label
+        return self._shown
 
     def __call__(self, window: np.ndarray, t: float) -> Prediction:
         start = time.perf_counter()
@@ -87,10 +102,10 @@ class Matcher:
                 )
             else:
                 decision = gallery.decide(mean, level=self.settings.threshold)
-        top = [(str(name), float(score)) for name, score in list(decision.top)[:3]]
-        return Prediction(
-            time=t, label=str(decision.label), score=float(decision.score), top=top, model_ms=model_ms
-        )
+            label = self._held(str(decision.label))
+        ranked = [(str(name), float(score)) for name, score in decision.top]
+        score = dict(ranked).get(label, float(decision.score))  # the shown class's own similarity
+        return Prediction(time=t, label=label, score=score, top=ranked[:3], model_ms=model_ms)
 
 
 class InferenceWorker:
@@ -197,8 +212,11 @@ class Recognizer:
         """Add one frame's main-body joints in the recognizer's layout (None: no person); returns the
         prediction made now (synchronous mode) if any."""
         start = time.perf_counter()
-        if self.buffer.append(timestamp, joints) in (REPEAT, INVALID):
+        event = self.buffer.append(timestamp, joints)
+        if event in (REPEAT, INVALID):
             return None
+        if event in (RESTART, GAP) and self.matcher:
+            self.matcher.reset()  # no smoothing or held label across the jump: a fresh start
         self._count += 1
         if self._count % max(1, self.settings.stride) != 0:
             return None

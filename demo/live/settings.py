@@ -27,6 +27,9 @@ class Settings:
     margin: float = 0.0  # required lead of the best class over the second (> 0: the fixed-cosine rule)
     stride: int = 5  # infer every `stride` processed frames
     smoothing: int = 3  # windows whose embeddings are averaged before deciding
+    # decisions in a row a new label needs before it is shown: fewer flickering and false labels, each
+    # extra one adds a stride of latency (chosen on validation streams, docs/results.md "Streaming")
+    hold: int = 2
     window_seconds: float = 2.0  # time covered by one 60-frame window
     max_age: float = 0.1  # seconds: live frames older than this are skipped or not shown
     min_coverage: float = 0.6  # fraction of the window's span that must hold a pose before deciding
@@ -78,6 +81,7 @@ _RULES = {
     "margin": (float, lambda v: 0.0 <= v <= 2.0, "a number from 0 to 2"),
     "stride": (int, lambda v: 1 <= v <= 1000, "a whole number from 1 to 1000"),
     "smoothing": (int, lambda v: 1 <= v <= 100, "a whole number from 1 to 100"),
+    "hold": (int, lambda v: 1 <= v <= 100, "a whole number from 1 to 100"),
     "window_seconds": (float, lambda v: 0.2 <= v <= 30.0, "seconds from 0.2 to 30"),
     "max_age": (float, lambda v: 0.0 < v <= 10.0, "seconds above 0, at most 10"),
     "min_coverage": (float, lambda v: 0.0 <= v <= 1.0, "a fraction from 0 to 1"),

@@ -144,6 +144,13 @@ class SettingsDialog(QDialog):
         self.smoothing.setRange(1, 100)
         self.smoothing.setValue(settings.smoothing)
         self.smoothing.setToolTip("Windows averaged per decision: steadier labels, slower to change")
+        self.hold = QSpinBox()
+        self.hold.setRange(1, 100)
+        self.hold.setValue(settings.hold)
+        self.hold.setToolTip(
+            "Decisions in a row a new label needs before it is shown: fewer stray labels, "
+            "each extra one adds a stride of delay"
+        )
         self.mirror = QCheckBox("Mirror the video (like a mirror, for a front camera)")
         self.mirror.setChecked(settings.mirror)
         form = QFormLayout(self)
@@ -153,6 +160,7 @@ class SettingsDialog(QDialog):
         form.addRow("Required &margin:", self.margin)
         form.addRow("Recognition &stride (frames):", self.stride)
         form.addRow("S&moothing (windows):", self.smoothing)
+        form.addRow("&Hold (decisions):", self.hold)
         form.addRow(self.mirror)
         std = QDialogButtonBox.StandardButton
         buttons = QDialogButtonBox(std.Ok | std.Cancel)
@@ -184,5 +192,6 @@ class SettingsDialog(QDialog):
             margin=float(self.margin.value()),
             stride=int(self.stride.value()),
             smoothing=int(self.smoothing.value()),
+            hold=int(self.hold.value()),
             mirror=self.mirror.isChecked(),
         )
