@@ -212,21 +212,11 @@ def read_stream(path: str | Path, fmt: str | None = None) -> list:
                 timestamps=times,
             )
         ]
-    if fmt == "utkinect":
-        frames, joints = readers.read_utkinect_recording(path)
-        return [
-            SkeletonSequence(
-                joints=joints[None],
-                layout="kinect_v1",
-                source=str(path),
-                dataset="utkinect",
-                timestamps=frames / 30.0,
-            )
-        ]
     if fmt is not None:
         reader = {
             "ntu": readers.read_ntu,
             "msr_action3d": readers.read_msr_action3d,
+            "utkinect": readers.read_utkinect_file,
             "florence": readers.read_florence,
             "kinder_gator": readers.read_kinder_gator,
             "nw_ucla": readers.read_nw_ucla,

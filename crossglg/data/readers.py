@@ -1236,6 +1236,21 @@ def _head(path: Path, size: int = 400) -> str:
         return handle.read(size).decode("utf-8", errors="replace")
 
 
+def read_utkinect_file(path: str | Path) -> SkeletonSequence:
+    """One whole UTKinect recording (every action of it) with its frame clock at 30 Hz; the subject comes
+    from a joints_sSS_eEE.txt name, -1 for any other name."""
+    frames, joints = read_utkinect_recording(path)
+    utk = UTK_NAME.search(Path(path).name)
+    return SkeletonSequence(
+        joints=joints[None],
+        layout="kinect_v1",
+        source=str(path),
+        dataset="utkinect",
+        subject=int(utk.group(1)) if utk else -1,
+        timestamps=frames / 30.0,
+    )
+
+
 def read_file(path: str | Path) -> SkeletonSequence | list[SkeletonSequence]:
     """Read one file, the format chosen by its name, and by its first line where the suffix is shared
     (.csv, .json). MSRC-12 CSVs give one sequence per action point, PRECOG CSVs one per labelled action,
@@ -1248,16 +1263,8 @@ def read_file(path: str | Path) -> SkeletonSequence | list[SkeletonSequence]:
         return read_ntu(path)
     if MSR_NAME.search(name):
         return read_msr_action3d(path)
-    if utk := UTK_NAME.search(name):
-        frames, joints = read_utkinect_recording(path)
-        return SkeletonSequence(
-            joints=joints[None],
-            layout="kinect_v1",
-            source=str(path),
-            dataset="utkinect",
-            subject=int(utk.group(1)),
-            timestamps=frames / 30.0,
-        )
+    if UTK_NAME.search(name):
+        return read_utkinect_file(path)
     if suffix == ".csv":
         head = _head(path)
         if KINDER_GATOR_NAME.search(name) or head.startswith("Timestamp,HipCenterX"):
