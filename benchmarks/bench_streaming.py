@@ -2,7 +2,7 @@
 
     python benchmarks/bench_streaming.py --out streaming.json [--msrc12-per-person K] [--seed 0]
         [--threshold LEVEL] [--stride N] [--smoothing N] [--hold N] [--sets precog,msrc12]
-        [--part all|val|test]
+        [--part all|val|test] [--model DIR] [--idle K --idle-from next|same --idle-window whole|end]
 
 Each recording is replayed frame by frame through ``demo.live.replay`` (the app's buffer, 60-frame window,
 stride, smoothing and open-set decision, with the app's default Settings unless --stride / --smoothing
@@ -18,6 +18,7 @@ gallery of ONE exemplar per class from ANOTHER subject:
   [action point - 1.5 s, action point + 0.5 s] (crossglg.data.readers MSRC12_BEFORE_S / AFTER_S); the
   gallery of person p comes from person p+1 (cyclic): per gesture one action point, chosen with
   ``--seed``, cut the same way. ``--msrc12-per-person K`` replays a seeded subset of K sessions per person.
+  ``--idle K`` adds K idle windows (no-action time) as the background class, as the app's "Record idle".
 
 Scoring (crossglg.streaming): a fire is a change of the shown label to a class; it detects an event of
 its class when it falls in [start, end + 1 s]; precision / recall / F1 per event, double fires, false
@@ -57,13 +58,16 @@ class Setup:
     settings: object
 
 
-def _gallery(embedder, windows: dict[str, np.ndarray], sources: dict[str, str]):
-    """One exemplar per class, added the way the app and ``--enroll`` add one."""
-    from crossglg.oneshot import Gallery
+def _gallery(embedder, windows: dict[str, np.ndarray], sources: dict[str, str], idle=()):
+    """One exemplar per class, added the way the app and ``--enroll`` add one; ``idle``: (window,
+    source) pairs enrolled as one background class, as the app's "Record idle" does."""
+    from crossglg.oneshot import IDLE, Gallery
 
     gallery = Gallery(embedder.dim, embedder.model_hash)
     for name, window in windows.items():
         gallery.add(name, embedder.embed(window[None]), window[None], sources[name])
+    for window, source in idle:
+        gallery.add(IDLE, embedder.embed(window[None]), window[None], source, background=True)
     return gallery
 
 
@@ -201,7 +205,17 @@ def precog(root: Path, setup: Setup, rng: np.random.Generator, exemplar: str, pa
 # --- MSRC-12 ----------------------------------------------------------------------------------------------
 
 
-def msrc12(root: Path, setup: Setup, rng: np.random.Generator, per_person: int, part: str, log) -> dict:
+def msrc12(
+    root: Path,
+    setup: Setup,
+    rng: np.random.Generator,
+    per_person: int,
+    part: str,
+    log,
+    idle: int = 0,
+    idle_from: str = "next",
+    idle_window: str = "whole",
+) -> dict:
     from crossglg.data.readers import (
         MSRC12_AFTER_S,
         MSRC12_BEFORE_S,
@@ -254,6 +268,43 @@ def msrc12(root: Path, setup: Setup, rng: np.random.Generator, per_person: int, 
         window = cut_window(times, frames, "kinect_v1", point - before, point + after)
         return window, f"{csv.name}@{point:.2f}"
 
+    idle_rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])  # gesture draws unchanged
+
+    def idle_windows(person: int, replayed: Path) -> list[tuple[np.ndarray, str]]:
+        """``idle`` windows, one per session in a seeded order, of the next person (``idle_from``
+        "next", like the gestures) or of the same person's other sessions ("same": the app's user
+        records their own idle): a whole window of no-action time (``idle_window`` "whole": no event
+        overlaps it) or a window ending in no-action time ("end": where the scoring counts a label as
+        false, so it may hold the end of a gesture and the return to rest)."""
+        other = person if idle_from == "same" else persons[(persons.index(person) + 1) % len(persons)]
+        span = setup.settings.window_seconds
+        found = []
+        for i in idle_rng.permutation(len(sessions[other])):
+            csv = sessions[other][i][1]
+            if len(found) == idle or csv == replayed:
+                continue
+            times, frames = stream_frames(read_stream(csv, "msrc12")[0])
+            tags = read_msrc12_tags(csv.with_suffix(".tagstream"))
+            events = sorted(msrc12_events(tags, names), key=lambda e: e.start)
+            edges = [float(times[0]), *(t for e in events for t in (e.start, e.end)), float(times[-1])]
+            if idle_window == "whole":  # (first, last) possible end of the window in each gap
+                ends = [(a + span, b) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+            else:
+                ends = [
+                    (max(a + (1.0 if a > times[0] else 0.0), float(times[0]) + span), b)
+                    for a, b in zip(edges[::2], edges[1::2], strict=True)
+                ]
+            stretches = [(a, b) for a, b in ends if b >= a]
+            if stretches:
+                a, b = stretches[int(idle_rng.integers(len(stretches)))]
+                end = float(idle_rng.uniform(a, b))
+                try:
+                    window = cut_window(times, frames, "kinect_v1", end - span, end)
+                except LookupError:  # nobody in view there: not an idle example the app could record
+                    continue
+                found.append((window, f"{csv.name}@{end:.2f}"))
+        return found
+
     rows, total, compute, model, gallery_info, counts, seconds = [], None, [], [], {}, {}, 0.0
     replayed = _part(persons, part)
     for p in persons:  # every person's exemplars are drawn, so each part sees the same galleries
@@ -261,8 +312,10 @@ def msrc12(root: Path, setup: Setup, rng: np.random.Generator, per_person: int, 
         if p not in replayed:
             continue
         gallery_info[p] = {k: s for k, (_, s) in pairs.items()}
-        gallery = _gallery(setup.embedder, {k: w for k, (w, _) in pairs.items()}, gallery_info[p])
+        windows = {k: w for k, (w, _) in pairs.items()}
         for gesture, csv in chosen[p]:
+            background = idle_windows(p, csv) if idle else []
+            gallery = _gallery(setup.embedder, windows, gallery_info[p], background)
             segments = read_stream(csv, "msrc12")
             times, _ = stream_frames(segments[0])
             tags = read_msrc12_tags(csv.with_suffix(".tagstream"))
@@ -281,6 +334,7 @@ def msrc12(root: Path, setup: Setup, rng: np.random.Generator, per_person: int, 
                     "seconds": float(times[-1] - times[0]),
                     "decisions": len(predictions),
                     "events_outside_recording": len(tags) - len(events),
+                    "idle_sources": [s for _, s in background],
                     **score.summary(),
                 }
             )
@@ -290,6 +344,9 @@ def msrc12(root: Path, setup: Setup, rng: np.random.Generator, per_person: int, 
         "persons": sorted(replayed),
         "sessions_available": sum(len(v) for v in sessions.values()),
         "per_person": per_person or "all",
+        "idle_exemplars": idle,
+        "idle_from": idle_from,
+        "idle_window": idle_window,
         "skipped": missing,
         "stream_s": seconds,
         "decision_counts": counts,
@@ -375,6 +432,26 @@ def main(argv: list[str] | None = None) -> int:
         help="operating point of the open-set rule (default: the calibrated level, as in the app; "
         "0.5 is the fixed cosine threshold of earlier versions)",
     )
+    p.add_argument(
+        "--idle",
+        type=int,
+        default=0,
+        help="MSRC-12: enrol this many idle windows (no-action time of the gallery's person) as a "
+        "background class (PRECOG has no 2 s of no-action time to cut one from)",
+    )
+    p.add_argument(
+        "--idle-from",
+        choices=("next", "same"),
+        default="next",
+        help="idle windows from the gallery's person, or from the replayed person's other sessions",
+    )
+    p.add_argument(
+        "--idle-window",
+        choices=("whole", "end"),
+        default="whole",
+        help="idle windows wholly in no-action time, or only ending there (after a gesture's tolerance)",
+    )
+    p.add_argument("--model", help="model folder or shipped name (default: the shipped default)")
     p.add_argument("--backend", default="auto")
     p.add_argument("-q", "--quiet", action="store_true")
     args = p.parse_args(argv)
@@ -396,13 +473,13 @@ def main(argv: list[str] | None = None) -> int:
         settings.hold = args.hold
     if args.threshold is not None:
         settings.threshold = args.threshold
-    embedder, backend = load_embedder(None, args.backend)  # the shipped default, as crossglg-recognize
+    embedder, backend = load_embedder(args.model, args.backend)  # as crossglg-recognize loads it
     report = {
         "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
         "machine": machine(),
         "python": platform.python_version(),
         "backend": backend,
-        "model": str(DEFAULT_CHECKPOINT),
+        "model": args.model or str(DEFAULT_CHECKPOINT),
         "model_hash": embedder.model_hash,
         "settings": settings.to_json(),
         "app_default_settings": Settings().to_json(),
@@ -434,7 +511,17 @@ def main(argv: list[str] | None = None) -> int:
     if "msrc12" in sets:
         t0 = time.perf_counter()
         rng = np.random.default_rng(args.seed)
-        result = msrc12(args.data, setup, rng, args.msrc12_per_person, args.part, log)
+        result = msrc12(
+            args.data,
+            setup,
+            rng,
+            args.msrc12_per_person,
+            args.part,
+            log,
+            idle=args.idle,
+            idle_from=args.idle_from,
+            idle_window=args.idle_window,
+        )
         result["wall_s"] = time.perf_counter() - t0
         report["results"]["msrc12"] = result
     for result in report["results"].values():

@@ -22,6 +22,7 @@ from crossglg.io import atomic_open, atomic_write_json, read_json_object
 from crossglg.skeleton.window import WINDOW_SHAPE
 
 UNKNOWN = "unknown"
+IDLE = "idle"  # the background class the app's "Record idle" and crossglg-recognize --enroll-idle fill
 GALLERY_FORMAT = "crossglg-gallery"
 GALLERY_VERSION = 1
 GALLERY_FILE = "gallery.json"
@@ -86,6 +87,7 @@ class Decision:
     rule: str = "cosine"  # the open-set rule that decided (crossglg.openset.RULES)
     level: float | None = None  # its operating point: known iff rule_score >= level
     rule_score: float | None = None  # the rule's score for the best class
+    background: float | None = None  # cosine to the nearest background exemplar (None: the gallery has none)
 
     @property
     def known(self) -> bool:
@@ -108,6 +110,11 @@ class Gallery:
     matches a right-handed example); None takes the calibrated default (crossglg.openset). It needs the
     mirrored embeddings: pass ``mirrored=`` to :meth:`add` or call :meth:`embed_mirrors` once after
     adding exemplars; exemplars without one match as recorded.
+
+    Background classes (``add(..., background=True)``: the user standing, fidgeting, stepping between
+    actions) are never a label: when a query is at least as close to a background exemplar as to the best
+    class, the decision is "unknown". Background is matched exemplar by exemplar, not by its mean, because
+    "doing nothing" comes in many shapes.
     """
 
     def __init__(
@@ -119,6 +126,7 @@ class Gallery:
         self.model_hash = model_hash
         self.either_hand = load_calibration().either_hand if either_hand is None else bool(either_hand)
         self._classes: dict[str, list[_Exemplar]] = {}
+        self._background: set[str] = set()
 
     # ----- editing
     def add(
@@ -128,10 +136,15 @@ class Gallery:
         windows: np.ndarray | None = None,
         source: str | Sequence[str | None] | None = None,
         mirrored: np.ndarray | None = None,
+        background: bool | None = None,
     ) -> None:
         """Add exemplars (one (D,) or (n, D)) to class ``name`` (created if new); ``mirrored``: the
-        embeddings of their mirrored windows, row for row (see :meth:`embed_mirrors`)."""
+        embeddings of their mirrored windows, row for row (see :meth:`embed_mirrors`); ``background``:
+        the class is background, never a label (None: as the class already is, or not)."""
         name = _check_name(name)
+        if background is not None and name in self._classes and background != (name in self._background):
+            kind = "a background" if name in self._background else "an action"
+            raise ValueError(f"class {name!r} is {kind} class; add its exemplars as such")
         emb = self._check_embeddings(embeddings, name)
         if self.dim is None:
             self.dim = emb.shape[1]
@@ -156,6 +169,8 @@ class Gallery:
             if len(sources) != len(emb):
                 raise ValueError(f"{len(sources)} sources for {len(emb)} embeddings of {name!r}")
         items = self._classes.setdefault(name, [])
+        if background:
+            self._background.add(name)
         for e, w, s, m in zip(l2_normalise(emb), wins, sources, mirrors, strict=True):
             items.append(_Exemplar(e, w, s, m))
 
@@ -186,14 +201,13 @@ class Gallery:
     def remove(self, name: str, index: int | None = None) -> None:
         """Remove a whole class, or only its exemplar ``index``."""
         items = self._get(name)
-        if index is None:
-            del self._classes[name]
-            return
-        if not -len(items) <= index < len(items):
+        if index is not None and not -len(items) <= index < len(items):
             raise IndexError(f"class {name!r} has {len(items)} exemplars, no index {index}")
-        del items[index]
-        if not items:
+        if index is not None:
+            del items[index]
+        if index is None or not items:
             del self._classes[name]
+            self._background.discard(name)
 
     def rename(self, old: str, new: str) -> None:
         self._get(old)
@@ -201,11 +215,22 @@ class Gallery:
         if new in self._classes and new != old:
             raise ValueError(f"class {new!r} already exists")
         self._classes = {(new if k == old else k): v for k, v in self._classes.items()}
+        if old in self._background:
+            self._background = (self._background - {old}) | {new}
 
     # ----- reading
     @property
     def classes(self) -> list[str]:
         return list(self._classes)
+
+    @property
+    def background_classes(self) -> list[str]:
+        """The background classes, in insertion order (they are in :attr:`classes` too)."""
+        return [name for name in self._classes if name in self._background]
+
+    def is_background(self, name: str) -> bool:
+        self._get(name)
+        return name in self._background
 
     def counts(self) -> dict[str, int]:
         """Class name -> number of exemplars, in insertion order."""
@@ -227,8 +252,9 @@ class Gallery:
         return [e.source for e in self._get(name)]
 
     def prototypes(self) -> tuple[list[str], np.ndarray]:
-        """Class names and (K, D) unit-length prototypes (mean of normalised exemplars, renormalised)."""
-        names = self.classes
+        """Action class names and (K, D) unit-length prototypes (mean of normalised exemplars,
+        renormalised); background classes are not prototypes (:meth:`background_score`)."""
+        names = self._actions()
         if not names:
             return [], np.zeros((0, self.dim or 0), np.float32)
         protos = np.stack([self.embeddings(n).mean(axis=0) for n in names])
@@ -238,7 +264,7 @@ class Gallery:
         """(K, D) prototypes of the mirrored exemplars, classes in :attr:`classes` order; a zero row for a
         class none of whose exemplars has a mirrored embedding."""
         rows = []
-        for name in self.classes:
+        for name in self._actions():
             mirrors = [e.mirrored for e in self._classes[name] if e.mirrored is not None]
             rows.append(np.mean(mirrors, axis=0) if mirrors else np.zeros(self.dim or 0, np.float32))
         if not rows:
@@ -249,8 +275,8 @@ class Gallery:
         return rows_arr
 
     def similarities(self, embedding: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """(class names, (K,) cosine of one embedding to each class, (K, K) cosine between the classes);
-        with either-hand matching on, a class scores the better of itself and its mirror image."""
+        """(action class names, (K,) cosine of one embedding to each, (K, K) cosine between them); with
+        either-hand matching on, a class scores the better of itself and its mirror image."""
         from crossglg.openset import class_similarities, gallery_similarities
 
         names, protos = self.prototypes()
@@ -261,8 +287,19 @@ class Gallery:
         sims = class_similarities(query[None], protos, mirrored)[0]
         return names, sims, gallery_similarities(protos, mirrored)
 
+    def background_score(self, embedding: np.ndarray) -> float | None:
+        """Cosine of one embedding to its nearest background exemplar (or, with either-hand matching,
+        that exemplar's mirror); None without background classes."""
+        items = [e for name in self._background for e in self._classes[name]]
+        if not items:
+            return None
+        rows = [e.embedding for e in items]
+        if self.either_hand:
+            rows += [e.mirrored for e in items if e.mirrored is not None]
+        return float(np.max(np.stack(rows) @ self._query(embedding)))
+
     def rank(self, embedding: np.ndarray, k: int | None = None) -> list[tuple[str, float]]:
-        """Classes by cosine similarity to one embedding, best first (all classes if k is None)."""
+        """Action classes by cosine similarity to one embedding, best first (all classes if k is None)."""
         names, scores, _ = self.similarities(embedding)
         order = np.argsort(-scores, kind="stable")[: k if k is not None else len(names)]
         return [(names[i], float(scores[i])) for i in order]
@@ -282,28 +319,33 @@ class Gallery:
         on validation data: docs/results.md, "Open-set recognition"); ``level`` moves that operating
         point (higher: more "unknown"; :meth:`tradeoff` tells what a level costs). ``threshold`` /
         ``margin`` instead apply the fixed-cosine rule of earlier versions (best cosine >= threshold,
-        default 0.5, and a lead over the runner-up >= margin, default 0).
+        default 0.5, and a lead over the runner-up >= margin, default 0). Either way the answer is
+        "unknown" when a background exemplar is at least as close as the best class.
         """
         from crossglg.openset import LEGACY_THRESHOLD, decision_scores, load_calibration
 
         names, sims, between = self.similarities(embedding)
         order = np.argsort(-sims, kind="stable")
         top = [(names[i], float(sims[i])) for i in order[:k]]
+        background = self.background_score(embedding)
         if not names:
-            return Decision(UNKNOWN, -1.0, [])
+            return Decision(UNKNOWN, -1.0, [], background=background)
         best_name, best = names[order[0]], float(sims[order[0]])
+        if background is not None and background >= best:
+            best_name = UNKNOWN
         if threshold is not None or margin is not None:
             if level is not None:
                 raise ValueError("give either level (the calibrated rule) or threshold/margin (fixed cosine)")
             threshold = LEGACY_THRESHOLD if threshold is None else float(threshold)
             runner_up = float(sims[order[1]]) if len(names) > 1 else -1.0
             ok = best >= threshold and best - runner_up >= (margin or 0.0)
-            return Decision(best_name if ok else UNKNOWN, best, top, "cosine", threshold, best)
+            return Decision(best_name if ok else UNKNOWN, best, top, "cosine", threshold, best, background)
         cal = load_calibration()
         level = cal.level if level is None else float(level)
         score, _ = decision_scores(sims[None], cal.rule, between, cal.prior)
         value = float(score[0])
-        return Decision(best_name if value >= level else UNKNOWN, best, top, cal.rule, level, value)
+        label = best_name if value >= level else UNKNOWN
+        return Decision(label, best, top, cal.rule, level, value, background)
 
     def tradeoff(self, level: float | None = None) -> dict[str, Any]:
         """What the calibrated rule at ``level`` (default: the calibrated level) was measured to do on the
@@ -321,7 +363,8 @@ class Gallery:
             if len(windows) < len(items):
                 raise ValueError(f"class {name!r} has exemplars without stored windows; cannot re-embed")
             wins = np.stack(windows)
-            out.add(name, embedder.embed(wins), wins, [e.source for e in items])
+            sources = [e.source for e in items]
+            out.add(name, embedder.embed(wins), wins, sources, background=name in self._background)
         out.embed_mirrors(embedder)
         return out
 
@@ -360,12 +403,14 @@ class Gallery:
             "dim": self.dim,
             "model_hash": self.model_hash,
             # optional fields (older readers ignore them, older galleries lack them): either-hand
-            # matching, and "files.mirrored" + "has_mirror" for the mirrored exemplars' embeddings
+            # matching, "files.mirrored" + "has_mirror" for the mirrored exemplars' embeddings, and
+            # "background" on a background class (an older reader would take it for an action)
             "either_hand": self.either_hand,
             "files": files,
             "classes": [
                 {
                     "name": name,
+                    **({"background": True} if name in self._background else {}),
                     "exemplars": [
                         {
                             "row": row,
@@ -445,6 +490,9 @@ class Gallery:
                 raise GalleryError(f"{where} ({entry['name']!r}): field 'exemplars' must be a non-empty list")
             if entry["name"] in gallery:
                 raise GalleryError(f"{where}: duplicate class name {entry['name']!r}")
+            background = entry.get("background", False)
+            if not isinstance(background, bool):
+                raise GalleryError(f"{where}: field 'background' must be true or false")
             for ei, ex in enumerate(exemplars):
                 row = ex.get("row") if isinstance(ex, dict) else None
                 if not isinstance(row, int) or not 0 <= row < len(emb) or row in used:
@@ -455,9 +503,8 @@ class Gallery:
                     raise GalleryError(f"{where}.exemplars[{ei}]: field 'source' must be a string or null")
                 mirrored = mir[row] if mir is not None and ex.get("has_mirror") else None
                 try:
-                    gallery.add(
-                        entry["name"], emb[row], win[row] if ex.get("has_window") else None, source, mirrored
-                    )
+                    window = win[row] if ex.get("has_window") else None
+                    gallery.add(entry["name"], emb[row], window, source, mirrored, background)
                 except ValueError as err:
                     raise GalleryError(f"{where}.exemplars[{ei}]: {err}") from err
         return gallery
@@ -472,6 +519,9 @@ class Gallery:
         if not np.isfinite(emb).all() or (np.linalg.norm(emb, axis=1) == 0).any():
             raise ValueError(f"embeddings for {name!r} contain NaN/inf or zero vectors")
         return emb
+
+    def _actions(self) -> list[str]:
+        return [name for name in self._classes if name not in self._background]
 
     def _get(self, name: str) -> list[_Exemplar]:
         try:
@@ -515,6 +565,7 @@ def _load_npy(path: Path, meta_path: Path, field_name: str) -> np.ndarray:
 
 __all__ = [
     "UNKNOWN",
+    "IDLE",
     "Decision",
     "Embedder",
     "Gallery",

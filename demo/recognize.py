@@ -3,6 +3,7 @@
     crossglg-recognize --source clip.mp4 --enroll wave=1.0-3.0 --enroll bow=5-7
     crossglg-recognize --source clip.mp4 --gallery ~/my-gallery --save-session clip-poses.npz
     crossglg-recognize --skeleton Seq1_2.csv --enroll punch=3.0-5.0     # a recorded skeleton stream
+    crossglg-recognize --source clip.mp4 --enroll wave=1-3 --enroll-idle 8-10  # idle: never a label
 
 Every frame of a file is processed in order (no frame dropping, inline inference), so a run is
 reproducible; a camera index or stream URL is recognised as it plays (no --enroll there, time counts
@@ -21,7 +22,7 @@ import argparse
 import json
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,23 +35,33 @@ class Enrolment:
     name: str
     start: float
     end: float
+    background: bool = False  # an idle example (crossglg.oneshot.IDLE), never a label
 
 
-def parse_enrolment(text: str) -> Enrolment:
+def parse_enrolment(text: str, option: str = "--enroll") -> Enrolment:
     """'NAME=START-END' (seconds) -> Enrolment; argparse turns the ValueError into a usage error."""
     name, sep, span = text.rpartition("=")
     if not sep or not name.strip():
-        raise argparse.ArgumentTypeError(f"--enroll {text!r}: expected NAME=START-END (seconds)")
+        raise argparse.ArgumentTypeError(f"{option} {text!r}: expected NAME=START-END (seconds)")
     try:
         start_s, end_s = span.split("-", 1)
         start, end = float(start_s), float(end_s)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"--enroll {text!r}: START-END must be two numbers, e.g. 1.5-3.5"
+            f"{option} {text!r}: START-END must be two numbers, e.g. 1.5-3.5"
         ) from None
     if not 0 <= start < end:
-        raise argparse.ArgumentTypeError(f"--enroll {text!r}: need 0 <= START < END")
+        raise argparse.ArgumentTypeError(f"{option} {text!r}: need 0 <= START < END")
     return Enrolment(name.strip(), start, end)
+
+
+def parse_idle_enrolment(text: str) -> Enrolment:
+    """'START-END' -> an idle Enrolment, the command-line twin of the app's "Record idle"."""
+    from crossglg.oneshot import IDLE
+
+    if "=" in text:
+        raise argparse.ArgumentTypeError(f"--enroll-idle {text!r}: expected START-END (seconds), no name")
+    return replace(parse_enrolment(f"{IDLE}={text}", "--enroll-idle"), background=True)
 
 
 def session_path(text: str) -> Path:
@@ -95,6 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME=START-END",
         help="enrol the segment START-END (seconds of the source) as class NAME; repeatable",
+    )
+    p.add_argument(
+        "--enroll-idle",
+        dest="enroll",
+        action="append",
+        type=parse_idle_enrolment,
+        metavar="START-END",
+        help="enrol the segment as an idle example (the person between actions): never a label, a "
+        "decision nearer to it than to every class is 'unknown'; repeatable",
     )
     p.add_argument("--save-gallery", type=Path, help="write the gallery (with enrolments) to this folder")
     p.add_argument("--checkpoint", type=Path, help="model checkpoint folder (default: the shipped model)")
@@ -208,12 +228,18 @@ def enrol_all(args, gallery, embedder, window_of, say) -> int:
         try:
             window = window_of(enrol.start, enrol.end)
         except LookupError as exc:
-            say(f"--enroll {enrol.name}: {exc}")
+            say(f"--enroll{'-idle' if enrol.background else ''} {enrol.name}: {exc}")
             return EXIT_ENROL
-        gallery.add(
-            enrol.name, embedder.embed(window[None]), window[None], f"{name}@{enrol.start:g}-{enrol.end:g}"
-        )
-        say(f"enrolled {enrol.name!r} from {enrol.start:g}-{enrol.end:g} s")
+        source = f"{name}@{enrol.start:g}-{enrol.end:g}"
+        try:
+            gallery.add(
+                enrol.name, embedder.embed(window[None]), window[None], source, background=enrol.background
+            )
+        except ValueError as exc:  # e.g. --enroll idle=... and --enroll-idle together
+            say(f"--enroll {enrol.name}: {exc}")
+            return EXIT_USAGE
+        kind = " (idle, never a label)" if enrol.background else ""
+        say(f"enrolled {enrol.name!r}{kind} from {enrol.start:g}-{enrol.end:g} s")
     if args.save_gallery:
         gallery.save(args.save_gallery)
     if len(gallery) == 0:

@@ -42,6 +42,7 @@ class ClassInfo:
     name: str
     count: int
     starter: bool
+    background: bool = False  # never a label: see crossglg.oneshot.Gallery
 
 
 class GalleryStore:
@@ -133,7 +134,10 @@ class GalleryStore:
     def classes(self) -> list[ClassInfo]:
         return [
             ClassInfo(
-                name, count, all((s or "").startswith(STARTER_PREFIX) for s in self.gallery.sources(name))
+                name,
+                count,
+                all((s or "").startswith(STARTER_PREFIX) for s in self.gallery.sources(name)),
+                self.gallery.is_background(name),
             )
             for name, count in self.gallery.counts().items()
         ]
@@ -142,12 +146,15 @@ class GalleryStore:
         return any(c.starter for c in self.classes())
 
     # editing ------------------------------------------------------------------------------------------
-    def add_example(self, name: str, window: np.ndarray, source: str | None = None) -> None:
-        """Embed one canonical window and add it to class ``name`` (new or existing)."""
+    def add_example(
+        self, name: str, window: np.ndarray, source: str | None = None, *, background: bool = False
+    ) -> None:
+        """Embed one canonical window and add it to class ``name`` (new or existing); ``background``:
+        an idle example, never shown as a label."""
         window = np.asarray(window, np.float32)
         embedding = self.embedder.embed(window[None])
         stamp = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-        self.gallery.add(name, embedding, window[None], source or f"recorded {stamp}")
+        self.gallery.add(name, embedding, window[None], source or f"recorded {stamp}", background=background)
         self._save()
 
     def rename(self, old: str, new: str) -> None:
@@ -189,18 +196,21 @@ class GalleryStore:
                     f"cannot import {directory}: class {name!r} has examples without stored "
                     "skeleton windows, so they cannot be re-embedded for this model"
                 )
-        merged = Gallery(self.gallery.dim, self.gallery.model_hash)
+        merged = Gallery(self.gallery.dim, self.gallery.model_hash, either_hand=self.gallery.either_hand)
         for name in self.gallery.classes:
             merged.add(
                 name,
                 self.gallery.embeddings(name),
                 _stacked_windows(self.gallery, name),
                 self.gallery.sources(name),
+                background=self.gallery.is_background(name),
             )
         for name in incoming.classes:
             windows = _stacked_windows(incoming, name)
             assert windows is not None  # a class with a missing window was refused above
-            merged.add(name, self.embedder.embed(windows), windows, incoming.sources(name))
+            embeddings = self.embedder.embed(windows)
+            background = incoming.is_background(name)
+            merged.add(name, embeddings, windows, incoming.sources(name), background=background)
         self.gallery = merged
         self._save()
         return incoming.classes

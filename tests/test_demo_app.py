@@ -105,6 +105,28 @@ def test_keyboard_recording_enrols_a_class_that_is_then_recognised(make_app, qtb
     assert again.window.gallery_panel.list.count() == 1
 
 
+def test_idle_recording_is_saved_as_background_without_a_name(make_app, qtbot, data_root):
+    """I records an idle example: no motion gate, no name dialog; it is listed and never shown as a label."""
+    app = make_app(starter=None)
+    window = app.window
+    window.countdown_steps = 1
+    window.countdown_timer.setInterval(50)
+    assert window.open_source(str(data_root / "videos" / "tai_chi.mp4"))
+    qtbot.waitUntil(lambda: window.frames_shown >= 5, timeout=30000)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    qtbot.keyClick(window, Qt.Key.Key_I)
+    assert not window.record_button.isEnabled() and not window.idle_button.isEnabled()
+    qtbot.waitUntil(lambda: "idle" in app.store.gallery, timeout=30000)
+    assert app.store.gallery.background_classes == ["idle"] and window.enrol_dialog is None
+    assert window.gallery_panel.list.item(0).text() == "idle  (1 example)  [idle: never shown]"
+    assert window.status_message.text() == "saved idle example 1: never shown as a label"
+    assert window.record_button.isEnabled() and window.idle_button.isEnabled()
+    window.pipeline.settings.threshold = -1.0  # every decision would name a class if there were one
+    qtbot.waitUntil(lambda: window.video.prediction is not None, timeout=30000)
+    assert window.video.prediction.label == "unknown"
+
+
 def test_escape_cancels_the_countdown(make_app, qtbot, data_root):
     window = make_app(starter=None).window
     assert window.open_source(str(data_root / "videos" / "tai_chi.mp4"))

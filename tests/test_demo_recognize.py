@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from test_demo_support import checkpoint_for_tests
 
+from crossglg.oneshot import Gallery
 from demo.recognize import EXIT_ENROL, EXIT_MODEL, EXIT_OK, EXIT_SOURCE, EXIT_USAGE, main
 from demo.store import STARTER_GALLERY as STARTER
 
@@ -184,7 +185,22 @@ def test_the_console_is_quiet_unless_verbose(ckpt, data_root, tmp_path):
     assert "Sparsity tensors may not yet be fully supported" in verbose.stderr  # the filter was the reason
 
 
-def test_skeleton_recordings_are_recognised_in_json_lines(ckpt, data_root, capsys):
+def skeleton_args(skeleton: str, ckpt: str) -> list[str]:
+    return [
+        "--skeleton",
+        skeleton,
+        "--checkpoint",
+        ckpt,
+        "--stride",
+        "1",
+        "--smoothing",
+        "1",
+        "--threshold",
+        "0",
+    ]
+
+
+def test_skeleton_recordings_are_recognised_in_json_lines(ckpt, data_root, tmp_path, capsys):
     """--skeleton replays a Kinect v1 (PRECOG) and a Kinect v2 (NTU) recording through the app's recogniser;
     --enroll cuts seconds of the stream's own clock; the decision at an enrolled span's end is that span."""
     precog = str(data_root / "precog" / "CSV" / "Seq1_2.csv")
@@ -215,6 +231,21 @@ def test_skeleton_recordings_are_recognised_in_json_lines(ckpt, data_root, capsy
     assert by_time[3.0]["label"] == "first" and by_time[3.0]["score"] > 0.99
     assert by_time[7.5]["label"] == "last" and by_time[7.5]["score"] > 0.99
     assert "260 frames (kinect_v1, 1 segment(s)), a skeleton in 260, 0.000-8.633 s" in err
+
+    # the same span enrolled as idle as well: there the answer turns to "unknown" (idle is never a label)
+    # while the "first" class is still ranked first for display; the gallery file keeps it as background
+    args = [*skeleton_args(precog, ckpt), "--enroll", "first=1.0-3.0", "--enroll-idle", "5.5-7.5"]
+    assert main([*args, "--save-gallery", str(tmp_path / "g")]) == EXIT_OK
+    out, err = capsys.readouterr()
+    by_time = {line["time"]: line for line in map(json.loads, out.splitlines())}
+    assert by_time[3.0]["label"] == "first"
+    assert by_time[7.5]["label"] == "unknown" and by_time[7.5]["top"][0][0] == "first"
+    assert "enrolled 'idle' (idle, never a label) from 5.5-7.5 s" in err
+    assert Gallery.load(tmp_path / "g").background_classes == ["idle"]
+    with pytest.raises(SystemExit) as usage:  # argparse's usage error
+        main([*skeleton_args(precog, ckpt), "--enroll-idle", "idle=5.5-7.5"])
+    assert usage.value.code == EXIT_USAGE
+    assert "--enroll-idle 'idle=5.5-7.5': expected START-END (seconds), no name" in capsys.readouterr().err
 
     ntu = str(data_root / "ntu" / "S001C001P001R001A001.skeleton")
     assert main(["--skeleton", ntu, "--checkpoint", ckpt, "--enroll", "drink=0.5-2.5"]) == EXIT_OK

@@ -91,6 +91,8 @@ def test_a_gallery_that_cannot_follow_a_new_model_is_set_aside(embedder, windows
 def test_export_and_import_round_trip_and_bad_imports_are_refused(embedder, windows, tmp_path):
     store = GalleryStore(embedder, tmp_path / "mine", starter=None)
     store.add_example("reading", windows[0])
+    store.add_example("idle", windows[2], background=True)
+    assert [(c.name, c.background) for c in store.classes()] == [("reading", False), ("idle", True)]
     store.export(tmp_path / "exported")
     with pytest.raises(ValueError, match="not empty"):
         store.export(tmp_path / "exported")
@@ -98,8 +100,9 @@ def test_export_and_import_round_trip_and_bad_imports_are_refused(embedder, wind
     friend = GalleryStore(embedder, tmp_path / "friend", starter=None)
     friend.add_example("reading", windows[1])
     friend.add_example("rubbing hands", windows[2])
-    assert friend.import_gallery(tmp_path / "exported") == ["reading"]
-    assert friend.gallery.counts() == {"reading": 2, "rubbing hands": 1}
+    assert friend.import_gallery(tmp_path / "exported") == ["reading", "idle"]
+    assert friend.gallery.counts() == {"reading": 2, "rubbing hands": 1, "idle": 1}
+    assert friend.gallery.background_classes == ["idle"]  # an imported idle example stays background
 
     with pytest.raises(ValueError, match=r"cannot import .*missing gallery.json"):
         friend.import_gallery(tmp_path / "nothing-here")
@@ -116,7 +119,7 @@ def test_export_and_import_round_trip_and_bad_imports_are_refused(embedder, wind
     legacy.save(no_windows)
     with pytest.raises(ValueError, match="without stored skeleton windows"):
         friend.import_gallery(no_windows)
-    assert friend.gallery.counts() == {"reading": 2, "rubbing hands": 1}  # unchanged by refused imports
+    assert friend.gallery.counts() == {"reading": 2, "rubbing hands": 1, "idle": 1}  # refused: unchanged
 
 
 def test_first_run_starts_with_the_starter_gallery_which_can_be_removed(embedder, tmp_path):

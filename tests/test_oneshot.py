@@ -150,6 +150,49 @@ def test_open_set_decision_threshold_and_margin():
     assert Gallery(dim=3).decide(unit(1, 0, 0)).label == UNKNOWN
 
 
+def test_background_class_answers_unknown_and_survives_save_and_edits(model, windows, tmp_path):
+    g = Gallery(either_hand=False)
+    g.add("wave", unit(1, 0, 0))
+    g.add("clap", unit(0, 1, 0))
+    g.add("idle", np.stack([unit(0, 0, 1), unit(-1, 0, 0)]), background=True)
+    assert g.classes == ["wave", "clap", "idle"] and g.background_classes == ["idle"]
+    assert g.prototypes()[0] == ["wave", "clap"] and [n for n, _ in g.rank(unit(0, 0, 1))] == ["wave", "clap"]
+    # matched exemplar by exemplar: the mean of (0,0,1) and (-1,0,0) would not be near either
+    near_idle = g.decide(unit(-1, 0, 0.2), threshold=-1.0)  # every class passes the threshold
+    assert near_idle.label == UNKNOWN and near_idle.background == pytest.approx(
+        float(unit(-1, 0, 0.2)[0] * -1)
+    )
+    assert [n for n, _ in near_idle.top] == ["clap", "wave"]  # the display ranks actions only
+    wave = g.decide(unit(1, 0, 0.3), threshold=0.5)
+    assert wave.label == "wave" and wave.background < wave.score
+    assert g.decide(unit(0.2, 0, 1)).label == UNKNOWN  # the calibrated rule too
+    assert Gallery(either_hand=False).decide(unit(1, 0, 0)).background is None
+    with pytest.raises(ValueError, match="is a background class"):
+        g.add("idle", unit(0, 0, 1), background=False)
+    with pytest.raises(ValueError, match="is an action class"):
+        g.add("wave", unit(1, 0, 0), background=True)
+    g.add("idle", unit(0, -1, 0))  # None: as the class is
+    g.rename("idle", "standing")
+    assert g.is_background("standing") and g.counts()["standing"] == 3
+    loaded = Gallery.load(g.save(tmp_path / "g"))
+    assert loaded.background_classes == ["standing"] and loaded.counts() == g.counts()
+    assert loaded.decide(unit(0, -1, 0.1), threshold=0.0).label == UNKNOWN
+    loaded.remove("standing")
+    assert loaded.background_classes == [] and loaded.decide(unit(0, -1, 0.1), threshold=-1.0).label == "wave"
+    # re-embedding keeps the flag; loading checks the field
+    embedder = Embedder(model)
+    e = Gallery(embedder.dim, embedder.model_hash)
+    e.add("wave", embedder.embed(windows[:1]), windows[:1])
+    e.add("idle", embedder.embed(windows[1:2]), windows[1:2], background=True)
+    assert e.reembed(embedder).background_classes == ["idle"]
+    meta_path = e.save(tmp_path / "e") / "gallery.json"
+    meta = json.loads(meta_path.read_text())
+    meta["classes"][1]["background"] = "yes"
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(GalleryError, match=r"classes\[1\]: field 'background'"):
+        Gallery.load(tmp_path / "e")
+
+
 def test_gallery_save_load_round_trip(model, windows, tmp_path):
     embedder = Embedder(model)
     g = Gallery(embedder.dim, embedder.model_hash)

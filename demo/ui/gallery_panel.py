@@ -60,6 +60,8 @@ class GalleryPanel(QWidget):
             text = f"{info.name}  ({info.count} example{'s' if info.count != 1 else ''})"
             if info.starter:
                 text += "  [starter]"
+            if info.background:
+                text += "  [idle: never shown]"
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, info.name)
             self.list.addItem(item)

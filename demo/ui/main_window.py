@@ -28,6 +28,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from crossglg.oneshot import IDLE
 from demo.capture import SourceError, list_cameras
 from demo.live import LivePipeline, Prediction, QualityReport, RecordedExample, SettingsFile, check_quality
 from demo.live.recording import CANCELLED_PREFIX
@@ -92,6 +93,7 @@ class MainWindow(QMainWindow):
         self.last_example: RecordedExample | None = None
         self.last_quality: QualityReport | None = None
         self.recording_active = False  # from the countdown until the recording is done or cancelled
+        self.recording_idle = False  # the recording in progress is an idle (background) example
         self.closing = False
         self._countdown = 0
         self._model_ms = 0.0
@@ -104,12 +106,19 @@ class MainWindow(QMainWindow):
         self.record_button = QPushButton("● &Record one-shot example  (R)")
         self.record_button.setToolTip("3-2-1 countdown, then 2 seconds of recording")
         self.record_button.clicked.connect(self.start_countdown)
+        self.idle_button = QPushButton("Record &idle  (I)")
+        self.idle_button.setToolTip(
+            "2 seconds of you standing or moving between actions: never shown as a label, it makes "
+            "'unknown' likelier when you do nothing (record a few, in different idle poses)"
+        )
+        self.idle_button.clicked.connect(self.start_idle_countdown)
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
         lv.addWidget(self.video, 1)
         row = QHBoxLayout()
-        row.addWidget(self.record_button)
+        row.addWidget(self.record_button, 3)
+        row.addWidget(self.idle_button, 1)
         lv.addLayout(row)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
@@ -133,6 +142,10 @@ class MainWindow(QMainWindow):
         self.record_shortcut.setShortcuts([QKeySequence("R"), QKeySequence("Ctrl+R")])
         self.record_shortcut.triggered.connect(self.start_countdown)
         self.addAction(self.record_shortcut)
+        self.idle_shortcut = QAction("Record idle example", self)
+        self.idle_shortcut.setShortcut(QKeySequence("I"))
+        self.idle_shortcut.triggered.connect(self.start_idle_countdown)
+        self.addAction(self.idle_shortcut)
         self.cancel_shortcut = QAction("Cancel recording", self)
         self.cancel_shortcut.setShortcut(QKeySequence("Escape"))
         self.cancel_shortcut.triggered.connect(self.cancel_recording)
@@ -334,11 +347,18 @@ class MainWindow(QMainWindow):
 
     # recording -----------------------------------------------------------------------------------------
     def start_countdown(self) -> None:
+        self._countdown_for(idle=False)
+
+    def start_idle_countdown(self) -> None:
+        self._countdown_for(idle=True)
+
+    def _countdown_for(self, idle: bool) -> None:
         if not self.pipeline.running:
             self.show_error("Open a camera or a video first (Source menu).")
             return
         if self.recording_active:
             return
+        self.recording_idle = idle
         self._set_recording_active(True)
         self._countdown = self.countdown_steps
         self.video.banner = str(self._countdown)
@@ -370,7 +390,9 @@ class MainWindow(QMainWindow):
             self._on_recording_cancelled(self._recording_number, f"{CANCELLED_PREFIX}: no video is playing")
             return
         self.video.progress = 0.0
-        self.show_status("recording…")
+        self.show_status(
+            "recording idle (do nothing in particular)…" if self.recording_idle else "recording…"
+        )
         self._recording_number += 1
         number = self._recording_number
         self.pipeline.start_recording(
@@ -389,6 +411,7 @@ class MainWindow(QMainWindow):
     def _set_recording_active(self, active: bool) -> None:
         self.recording_active = active
         self.record_button.setEnabled(not active)
+        self.idle_button.setEnabled(not active)
 
     def _end_recording_ui(self) -> None:
         self.record_timer.stop()
@@ -412,13 +435,18 @@ class MainWindow(QMainWindow):
             return
         self._end_recording_ui()
         self.last_example = example
-        self.last_quality = report = check_quality(example)
+        # an idle example may be still: only the person-in-view part of the gate applies
+        gate = {"min_motion": 0.0} if self.recording_idle else {}
+        self.last_quality = report = check_quality(example, **gate)
         if not report.ok:
             self.show_status(f"recording rejected: {report.message}")
             self._notify(
                 QMessageBox.Icon.Information,
                 f"This recording can't be used: {report.message}. Press R to try again.",
             )
+            return
+        if self.recording_idle:
+            self.enrol(IDLE, example, background=True)
             return
         self.ask_name_and_enrol(example, report.message)
 
@@ -432,15 +460,19 @@ class MainWindow(QMainWindow):
         self.enrol_dialog = dialog
         dialog.open()
 
-    def enrol(self, name: str, example: RecordedExample) -> None:
+    def enrol(self, name: str, example: RecordedExample, *, background: bool = False) -> None:
         try:
-            self.store.add_example(name, example.window())
+            self.store.add_example(name, example.window(), background=background)
         except (ValueError, OSError) as exc:
             self.show_error(f"could not save the example: {exc}")
             return
         self.gallery_panel.refresh()
         self._gallery_changed()
-        self.show_status(f"saved an example of “{name}”")
+        if background:
+            count = self.store.gallery.counts()[name]
+            self.show_status(f"saved idle example {count}: never shown as a label")
+        else:
+            self.show_status(f"saved an example of “{name}”")
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.closing = True
