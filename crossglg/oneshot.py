@@ -201,11 +201,11 @@ class Gallery:
     def remove(self, name: str, index: int | None = None) -> None:
         """Remove a whole class, or only its exemplar ``index``."""
         items = self._get(name)
-        if index is not None and not -len(items) <= index < len(items):
-            raise IndexError(f"class {name!r} has {len(items)} exemplars, no index {index}")
         if index is not None:
+            if not -len(items) <= index < len(items):
+                raise IndexError(f"class {name!r} has {len(items)} exemplars, no index {index}")
             del items[index]
-        if index is None or not items:
+        if index is None or not items:  # the whole class, or its last exemplar
             del self._classes[name]
             self._background.discard(name)
 

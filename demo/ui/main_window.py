@@ -408,6 +408,9 @@ class MainWindow(QMainWindow):
             self.video.progress = status.progress
             self.video.update()
 
+    def _retry_key(self) -> str:
+        return "I" if self.recording_idle else "R"
+
     def _set_recording_active(self, active: bool) -> None:
         self.recording_active = active
         self.record_button.setEnabled(not active)
@@ -427,7 +430,8 @@ class MainWindow(QMainWindow):
         self.show_status(message)
         if message != CANCELLED_PREFIX and not self.closing:  # not the user's Esc: say what happened
             self._notify(
-                QMessageBox.Icon.Information, f"{message[0].upper()}{message[1:]}. Press R to try again."
+                QMessageBox.Icon.Information,
+                f"{message[0].upper()}{message[1:]}. Press {self._retry_key()} to try again.",
             )
 
     def _on_recorded(self, number: int, example: RecordedExample) -> None:
@@ -442,7 +446,7 @@ class MainWindow(QMainWindow):
             self.show_status(f"recording rejected: {report.message}")
             self._notify(
                 QMessageBox.Icon.Information,
-                f"This recording can't be used: {report.message}. Press R to try again.",
+                f"This recording can't be used: {report.message}. Press {self._retry_key()} to try again.",
             )
             return
         if self.recording_idle:
@@ -453,7 +457,11 @@ class MainWindow(QMainWindow):
     def ask_name_and_enrol(self, example: RecordedExample, quality_text: str) -> None:
         """Non-modal: the video keeps playing while the user names the example."""
         dialog = EnrolDialog(
-            example, [c.name for c in self.store.classes()], quality_text, self.video.mirror, self
+            example,
+            [c.name for c in self.store.classes() if not c.background],
+            quality_text,
+            self.video.mirror,
+            self,
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self.enrol(dialog.chosen_name(), example))
