@@ -72,7 +72,8 @@ def test_bad_path_and_absent_camera_give_a_message_not_a_crash(make_app, qtbot, 
     qtbot.waitUntil(lambda: "cannot open stream http://127.0.0.1:9/" in window.last_error, timeout=20000)
 
 
-def test_keyboard_recording_enrols_a_class_that_is_then_recognised(make_app, qtbot, data_root, tmp_path):
+def ready_to_record(make_app, qtbot, data_root):
+    """An app without the starter gallery, playing tai_chi.mp4, focused, with a 1-step fast countdown."""
     app = make_app(starter=None)
     window = app.window
     window.countdown_steps = 1
@@ -82,6 +83,12 @@ def test_keyboard_recording_enrols_a_class_that_is_then_recognised(make_app, qtb
     window.activateWindow()
     window.setFocus()
     qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    return app
+
+
+def test_keyboard_recording_enrols_a_class_that_is_then_recognised(make_app, qtbot, data_root, tmp_path):
+    app = ready_to_record(make_app, qtbot, data_root)
+    window = app.window
     qtbot.keyClick(window, Qt.Key.Key_R)  # the shortcut starts the countdown
     qtbot.waitUntil(lambda: window.last_quality is not None, timeout=30000)
     assert window.last_quality.ok, window.last_quality.message
@@ -107,14 +114,8 @@ def test_keyboard_recording_enrols_a_class_that_is_then_recognised(make_app, qtb
 
 def test_idle_recording_is_saved_as_background_without_a_name(make_app, qtbot, data_root):
     """I records an idle example: no motion gate, no name dialog; it is listed and never shown as a label."""
-    app = make_app(starter=None)
+    app = ready_to_record(make_app, qtbot, data_root)
     window = app.window
-    window.countdown_steps = 1
-    window.countdown_timer.setInterval(50)
-    assert window.open_source(str(data_root / "videos" / "tai_chi.mp4"))
-    qtbot.waitUntil(lambda: window.frames_shown >= 5, timeout=30000)
-    window.activateWindow()
-    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
     qtbot.keyClick(window, Qt.Key.Key_I)
     assert not window.record_button.isEnabled() and not window.idle_button.isEnabled()
     qtbot.waitUntil(lambda: "idle" in app.store.gallery, timeout=30000)

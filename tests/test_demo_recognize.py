@@ -21,28 +21,15 @@ def ckpt(tmp_path_factory):
     return str(checkpoint_for_tests(tmp_path_factory.mktemp("model")))
 
 
+def every_decision(ckpt: str, *source: str) -> list[str]:
+    """Arguments that report every decision: stride 1, no smoothing, nothing rejected by the threshold."""
+    return [*source, "--checkpoint", ckpt, "--stride", "1", "--smoothing", "1", "--threshold", "0"]
+
+
 def test_enrolled_segments_are_recognised_in_json_lines(ckpt, data_root, capsys):
     clip = str(data_root / "videos" / "tai_chi.mp4")
-    code = main(
-        [
-            "--source",
-            clip,
-            "--checkpoint",
-            ckpt,
-            "--max-frames",
-            "100",
-            "--stride",
-            "1",
-            "--smoothing",
-            "1",
-            "--threshold",
-            "0",
-            "--enroll",
-            "opening=0.5-2.5",
-            "--enroll",
-            "stance=1.3-3.3",
-        ]
-    )
+    enrol = ["--enroll", "opening=0.5-2.5", "--enroll", "stance=1.3-3.3"]
+    code = main([*every_decision(ckpt, "--source", clip), "--max-frames", "100", *enrol])
     out, err = capsys.readouterr()
     assert code == EXIT_OK, err
     lines = [json.loads(line) for line in out.splitlines()]
@@ -185,42 +172,12 @@ def test_the_console_is_quiet_unless_verbose(ckpt, data_root, tmp_path):
     assert "Sparsity tensors may not yet be fully supported" in verbose.stderr  # the filter was the reason
 
 
-def skeleton_args(skeleton: str, ckpt: str) -> list[str]:
-    return [
-        "--skeleton",
-        skeleton,
-        "--checkpoint",
-        ckpt,
-        "--stride",
-        "1",
-        "--smoothing",
-        "1",
-        "--threshold",
-        "0",
-    ]
-
-
 def test_skeleton_recordings_are_recognised_in_json_lines(ckpt, data_root, tmp_path, capsys):
     """--skeleton replays a Kinect v1 (PRECOG) and a Kinect v2 (NTU) recording through the app's recogniser;
     --enroll cuts seconds of the stream's own clock; the decision at an enrolled span's end is that span."""
     precog = str(data_root / "precog" / "CSV" / "Seq1_2.csv")
     code = main(
-        [
-            "--skeleton",
-            precog,
-            "--checkpoint",
-            ckpt,
-            "--stride",
-            "1",
-            "--smoothing",
-            "1",
-            "--threshold",
-            "0",
-            "--enroll",
-            "first=1.0-3.0",
-            "--enroll",
-            "last=5.5-7.5",
-        ]
+        [*every_decision(ckpt, "--skeleton", precog), "--enroll", "first=1.0-3.0", "--enroll", "last=5.5-7.5"]
     )
     out, err = capsys.readouterr()
     assert code == EXIT_OK, err
@@ -234,7 +191,13 @@ def test_skeleton_recordings_are_recognised_in_json_lines(ckpt, data_root, tmp_p
 
     # the same span enrolled as idle as well: there the answer turns to "unknown" (idle is never a label)
     # while the "first" class is still ranked first for display; the gallery file keeps it as background
-    args = [*skeleton_args(precog, ckpt), "--enroll", "first=1.0-3.0", "--enroll-idle", "5.5-7.5"]
+    args = [
+        *every_decision(ckpt, "--skeleton", precog),
+        "--enroll",
+        "first=1.0-3.0",
+        "--enroll-idle",
+        "5.5-7.5",
+    ]
     assert main([*args, "--save-gallery", str(tmp_path / "g")]) == EXIT_OK
     out, err = capsys.readouterr()
     by_time = {line["time"]: line for line in map(json.loads, out.splitlines())}
@@ -243,7 +206,7 @@ def test_skeleton_recordings_are_recognised_in_json_lines(ckpt, data_root, tmp_p
     assert "enrolled 'idle' (idle, never a label) from 5.5-7.5 s" in err
     assert Gallery.load(tmp_path / "g").background_classes == ["idle"]
     with pytest.raises(SystemExit) as usage:  # argparse's usage error
-        main([*skeleton_args(precog, ckpt), "--enroll-idle", "idle=5.5-7.5"])
+        main([*every_decision(ckpt, "--skeleton", precog), "--enroll-idle", "idle=5.5-7.5"])
     assert usage.value.code == EXIT_USAGE
     assert "--enroll-idle 'idle=5.5-7.5': expected START-END (seconds), no name" in capsys.readouterr().err
 
