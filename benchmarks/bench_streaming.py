@@ -40,6 +40,7 @@ import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -270,6 +271,12 @@ def msrc12(
 
     idle_rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])  # gesture draws unchanged
 
+    @cache  # every replayed session of a person draws from the same few sessions: read each once
+    def idle_source(csv: Path) -> tuple[np.ndarray, list, list]:
+        times, frames = stream_frames(read_stream(csv, "msrc12")[0])
+        events = msrc12_events(read_msrc12_tags(csv.with_suffix(".tagstream")), names)
+        return times, frames, sorted(events, key=lambda e: e.start)
+
     def idle_windows(person: int, replayed: Path) -> list[tuple[np.ndarray, str]]:
         """``idle`` windows, one per session in a seeded order, of the next person (``idle_from``
         "next", like the gestures) or of the same person's other sessions ("same": the app's user
@@ -283,9 +290,7 @@ def msrc12(
             csv = sessions[other][i][1]
             if len(found) == idle or csv == replayed:
                 continue
-            times, frames = stream_frames(read_stream(csv, "msrc12")[0])
-            tags = read_msrc12_tags(csv.with_suffix(".tagstream"))
-            events = sorted(msrc12_events(tags, names), key=lambda e: e.start)
+            times, frames, events = idle_source(csv)
             edges = [float(times[0]), *(t for e in events for t in (e.start, e.end)), float(times[-1])]
             if idle_window == "whole":  # (first, last) possible end of the window in each gap
                 ends = [(a + span, b) for a, b in zip(edges[::2], edges[1::2], strict=True)]
@@ -313,9 +318,11 @@ def msrc12(
             continue
         gallery_info[p] = {k: s for k, (_, s) in pairs.items()}
         windows = {k: w for k, (w, _) in pairs.items()}
+        gallery = _gallery(setup.embedder, windows, gallery_info[p])
         for gesture, csv in chosen[p]:
-            background = idle_windows(p, csv) if idle else []
-            gallery = _gallery(setup.embedder, windows, gallery_info[p], background)
+            background = idle_windows(p, csv) if idle else []  # drawn per session: "same" skips it
+            if background:
+                gallery = _gallery(setup.embedder, windows, gallery_info[p], background)
             segments = read_stream(csv, "msrc12")
             times, _ = stream_frames(segments[0])
             tags = read_msrc12_tags(csv.with_suffix(".tagstream"))
@@ -436,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         "--idle",
         type=int,
         default=0,
-        help="MSRC-12: enrol this many idle windows (no-action time of the gallery's person) as a "
+        help="MSRC-12: enrol this many idle windows (no-action time; whose: --idle-from) as a "
         "background class (PRECOG has no 2 s of no-action time to cut one from)",
     )
     p.add_argument(
