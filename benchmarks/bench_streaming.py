@@ -133,7 +133,7 @@ def precog(root: Path, setup: Setup, rng: np.random.Generator, exemplar: str, pa
     from crossglg.data import EmptySkeletonError
     from crossglg.data.readers import read_precog_segments, read_precog_stream
     from crossglg.streaming import precog_events
-    from demo.live import cut_window, stream_frames
+    from demo.live import RECORD_SECONDS, cut_window, stream_frames
 
     streams, skipped = [], []
     for path in sorted((root / "precog" / "CSV").glob("Seq*_*.csv")):
@@ -164,7 +164,7 @@ def precog(root: Path, setup: Setup, rng: np.random.Generator, exemplar: str, pa
             st, seg = candidates[int(rng.integers(len(candidates)))]
             times, frames = stream_frames(st.sequence)
             end = float(seg.timestamps[-1])
-            start = float(seg.timestamps[0]) if exemplar == "segment" else end - setup.settings.window_seconds
+            start = float(seg.timestamps[0]) if exemplar == "segment" else end - RECORD_SECONDS
             windows[name] = cut_window(times, frames, st.sequence.layout, start, end)
             sources[name] = f"{Path(st.sequence.source).name}@{start:.2f}-{end:.2f}"
         galleries[s] = _gallery(setup.embedder, windows, sources)
@@ -225,7 +225,7 @@ def msrc12(
         read_msrc12_tags,
     )
     from crossglg.streaming import msrc12_events, read_stream
-    from demo.live import cut_window, stream_frames
+    from demo.live import RECORD_SECONDS, cut_window, stream_frames
 
     names = class_names("msrc12")
     before, after = MSRC12_BEFORE_S, MSRC12_AFTER_S
@@ -284,7 +284,7 @@ def msrc12(
         overlaps it) or a window ending in no-action time ("end": where the scoring counts a label as
         false, so it may hold the end of a gesture and the return to rest)."""
         other = person if idle_from == "same" else persons[(persons.index(person) + 1) % len(persons)]
-        span = setup.settings.window_seconds
+        span = RECORD_SECONDS  # what the app records for an idle example
         found = []
         for i in idle_rng.permutation(len(sessions[other])):
             csv = sessions[other][i][1]
@@ -433,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stride", type=int, help="override the app's default (say so when reporting)")
     p.add_argument("--smoothing", type=int, help="override the app's default (say so when reporting)")
     p.add_argument("--hold", type=int, help="override the app's default (say so when reporting)")
+    p.add_argument("--window-seconds", type=float, help="override the app's default (say so when reporting)")
     p.add_argument(
         "--threshold",
         type=float,
@@ -478,6 +479,8 @@ def main(argv: list[str] | None = None) -> int:
         settings.smoothing = args.smoothing
     if args.hold is not None:
         settings.hold = args.hold
+    if args.window_seconds is not None:
+        settings.window_seconds = args.window_seconds
     if args.threshold is not None:
         settings.threshold = args.threshold
     embedder, backend = load_embedder(args.model, args.backend)  # as crossglg-recognize loads it

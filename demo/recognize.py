@@ -127,9 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="operating point of the open-set rule (default: the level calibrated on validation "
         "data; higher answers 'unknown' more often)",
     )
-    p.add_argument("--margin", type=float, default=0.0)
-    p.add_argument("--stride", type=int, default=5, help="decide every N frames")
-    p.add_argument("--smoothing", type=int, default=3, help="windows averaged per decision")
+    p.add_argument("--margin", type=float, default=0.0, help="required lead of the best class")
+    p.add_argument("--stride", type=int, help="decide every N frames (default: the app's)")
+    p.add_argument("--smoothing", type=int, help="windows averaged per decision (default: the app's)")
+    p.add_argument("--window-seconds", type=float, help="time one window covers (default: the app's)")
     p.add_argument(
         "--hold",
         type=int,
@@ -305,6 +306,14 @@ def run(args, out=None, err=None) -> int:
     def say(text: str) -> None:
         print(f"crossglg-recognize: {text}", file=err)
 
+    given = {k: getattr(args, k) for k in ("threshold", "stride", "smoothing", "hold", "window_seconds")}
+    settings, problems = Settings.from_json(
+        {"margin": args.margin, **{k: v for k, v in given.items() if v is not None}}
+    )  # the app's default for every option not given
+    if problems:
+        for problem in problems:
+            say(problem.rsplit(": using the default", 1)[0])
+        return EXIT_USAGE
     segments = None
     if args.skeleton is not None:  # a bad file is reported before the model loads
         segments = read_skeleton(args, say)
@@ -335,14 +344,6 @@ def run(args, out=None, err=None) -> int:
             return EXIT_MODEL
     else:
         gallery = Gallery(embedder.dim, embedder.model_hash)
-    settings = Settings(
-        threshold=args.threshold,
-        margin=args.margin,
-        stride=max(1, args.stride),
-        smoothing=max(1, args.smoothing),
-    )
-    if args.hold is not None:
-        settings.hold = max(1, args.hold)
     if segments is not None:
         return run_skeleton(args, segments, embedder, gallery, settings, out, say)
 

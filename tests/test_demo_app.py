@@ -272,3 +272,20 @@ def test_settings_dialog_shows_the_measured_tradeoff_of_the_operating_point(qtbo
     dialog.threshold.setValue(round(low, 2))
     assert dialog.settings().threshold == pytest.approx(round(low, 2))
     assert dialog.tradeoff.text() != calibrated_text  # a more permissive level rejects fewer
+
+
+def test_settings_dialog_edits_the_recognition_settings_and_keeps_the_rest(qtbot):
+    from demo.ui.dialogs import SettingsDialog
+
+    before = Settings(max_age=0.3, window_seconds=1.5)
+    dialog = SettingsDialog(before)
+    qtbot.addWidget(dialog)
+    assert dialog.window_length.value() == 1.5 and dialog.hold.value() == before.hold
+    dialog.window_length.setValue(40.0)  # clamped to the range Settings accepts
+    dialog.hold.setValue(3)
+    dialog.stride.setValue(2)
+    dialog.mirror.setChecked(not before.mirror)
+    after = dialog.settings()
+    assert (after.window_seconds, after.hold, after.stride, after.mirror) == (30.0, 3, 2, not before.mirror)
+    assert after.max_age == 0.3  # a field the dialog does not show
+    assert Settings.from_json(after.to_json()) == (after, [])

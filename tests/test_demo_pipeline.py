@@ -51,7 +51,7 @@ def test_recording_clip_frames_enrols_a_class_that_replay_recognises(data_root, 
     store.add_example("clean and jerk", segment_window(cj_times, cj_poses, 1.0, 3.0))
     assert store.gallery.counts() == {"tai chi": 1, "clean and jerk": 1}
 
-    replay = Settings(threshold=0.0, stride=1, smoothing=1)
+    replay = Settings(threshold=0.0, stride=1, smoothing=1, window_seconds=2.0)  # as long as the recording
     recognizer = Recognizer(Matcher(embedder, store.gallery, replay), replay, asynchronous=False)
     by_time = {}
     for t, pose in zip(times, poses, strict=True):

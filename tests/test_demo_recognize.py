@@ -22,8 +22,10 @@ def ckpt(tmp_path_factory):
 
 
 def every_decision(ckpt: str, *source: str) -> list[str]:
-    """Arguments that report every decision: stride 1, no smoothing, nothing rejected by the threshold."""
-    return [*source, "--checkpoint", ckpt, "--stride", "1", "--smoothing", "1", "--threshold", "0"]
+    """Arguments that report every decision: stride 1, no smoothing, nothing rejected by the threshold, and
+    2 s windows, so that the window ending where an enrolled 2 s span ends is that span."""
+    every = ["--stride", "1", "--smoothing", "1", "--threshold", "0", "--window-seconds", "2"]
+    return [*source, "--checkpoint", ckpt, *every]
 
 
 def test_enrolled_segments_are_recognised_in_json_lines(ckpt, data_root, capsys):
@@ -66,6 +68,15 @@ def test_errors_give_a_message_and_an_exit_code(ckpt, data_root, tmp_path, capsy
         == EXIT_ENROL
     )
     assert "no pose between 50 s and 52 s" in capsys.readouterr().err
+
+    # an option out of its range is named, before any model or source is opened
+    assert (
+        main(["--source", missing, "--checkpoint", ckpt, "--window-seconds", "0.1", "--hold", "0"])
+        == EXIT_USAGE
+    )
+    err = capsys.readouterr().err
+    assert "'window_seconds' must be seconds from 0.2 to 30, got 0.1" in err
+    assert "'hold' must be a whole number from 1 to 100, got 0" in err
 
     for bad in ("wave", "wave=3-1", "wave=a-b"):
         with pytest.raises(SystemExit) as exc:
@@ -211,7 +222,10 @@ def test_skeleton_recordings_are_recognised_in_json_lines(ckpt, data_root, tmp_p
     assert "--enroll-idle 'idle=5.5-7.5': expected START-END (seconds), no name" in capsys.readouterr().err
 
     ntu = str(data_root / "ntu" / "S001C001P001R001A001.skeleton")
-    assert main(["--skeleton", ntu, "--checkpoint", ckpt, "--enroll", "drink=0.5-2.5"]) == EXIT_OK
+    assert (
+        main(["--skeleton", ntu, "--checkpoint", ckpt, "--enroll", "drink=0.5-2.5", "--window-seconds", "2"])
+        == EXIT_OK
+    )
     out, err = capsys.readouterr()
     lines = [json.loads(line) for line in out.splitlines()]
     assert [line["time"] for line in lines] == [round((5 * k - 1) / 30, 3) for k in range(8, 21)]

@@ -41,7 +41,7 @@ def test_a_kinect_v2_recording_is_decided_at_the_stride_from_its_own_windows(dat
     assert sequence.layout == "ntu25" and times[1] == pytest.approx(1 / 30)
     end = float(times[69])  # a decision time: frame 70 is a multiple of the stride
     gallery = one_class_gallery(embedder, times, frames, "ntu25", end - 2.0, end)
-    settings = Settings(smoothing=1, hold=1)  # each window's own decision, not held
+    settings = Settings(smoothing=1, hold=1, window_seconds=2.0)  # each window's own decision, not held
     predictions = replay(sequence, embedder, gallery, settings)
     assert [round(p.time, 6) for p in predictions] == [round((5 * k - 1) / 30, 6) for k in range(8, 21)]
     at_end = next(p for p in predictions if p.time == pytest.approx(end))
@@ -82,7 +82,10 @@ def test_repeated_and_backwards_timestamps_are_handled_like_the_app(data_root, e
     clock = np.arange(sequence.num_frames) / 30.0
     clock[41] = clock[40]  # a repeated stamp while decisions are being made
     clock[50:] -= 1.5  # the clock goes back 1.5 s at frame 50
-    stamps = [p.time for p in replay(sequence, embedder, gallery, Settings(stride=1), timestamps=clock)]
+    stamps = [
+        p.time
+        for p in replay(sequence, embedder, gallery, Settings(stride=1, window_seconds=2.0), timestamps=clock)
+    ]
     k = next(i for i in range(1, len(stamps)) if stamps[i] < stamps[i - 1])
     first, second = stamps[:k], stamps[k:]
     assert np.all(np.diff(first) > 0) and first[-1] == clock[49]

@@ -7,8 +7,8 @@ Public face (everything else in the submodules is internal to the package):
   ``recording_status()`` (a snapshot, safe from the GUI thread); decisions reach the caller through
   one callback, ``on_prediction``.
 * :class:`Settings` and :class:`SettingsFile` (JSON, every field, problems reported by field name).
-* Recording results: :class:`RecordedExample`, :func:`check_quality` -> :class:`QualityReport`,
-  :class:`RecordingStatus`.
+* Recording: ``RECORD_SECONDS`` (an example's length); results: :class:`RecordedExample`,
+  :func:`check_quality` -> :class:`QualityReport`, :class:`RecordingStatus`.
 * The headless path (``crossglg-recognize``): :class:`Recognizer` over a :class:`Matcher`, fed stored
   poses frame by frame, and :func:`mediapipe_window` to cut an enrolment segment.
 * Recorded streams through the same recogniser: :func:`replay` (any layout the readers deliver),
@@ -23,7 +23,13 @@ recognizer), ``recording`` (recording, quality gate), ``pipeline`` (the threads)
 
 from demo.live.pipeline import FrameUpdate, LivePipeline
 from demo.live.recognition import NO_PERSON, UNKNOWN, Matcher, Prediction, Recognizer
-from demo.live.recording import QualityReport, RecordedExample, RecordingStatus, check_quality
+from demo.live.recording import (
+    RECORD_SECONDS,
+    QualityReport,
+    RecordedExample,
+    RecordingStatus,
+    check_quality,
+)
 from demo.live.replay import cut_window, replay, stream_frames
 from demo.live.session import SavedSession, SessionRecorder
 from demo.live.settings import Settings, SettingsFile
@@ -31,6 +37,7 @@ from demo.live.windows import mediapipe_window
 
 __all__ = [
     "NO_PERSON",
+    "RECORD_SECONDS",
     "UNKNOWN",
     "FrameUpdate",
     "LivePipeline",

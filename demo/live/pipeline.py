@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 
 from demo.capture import Frame, LatestFrameGrabber, VideoSource
 from demo.live.recognition import Matcher, Recognizer
-from demo.live.recording import RECORDING, Recording, RecordingStatus
+from demo.live.recording import RECORD_SECONDS, RECORDING, Recording, RecordingStatus
 from demo.live.session import SavedSession, SessionRecorder
 from demo.live.settings import Settings
 from demo.live.windows import GAP, INVALID, REPEAT, RESTART
@@ -177,7 +177,7 @@ class LivePipeline:
 
     # recording -----------------------------------------------------------------------------------------
     def start_recording(
-        self, seconds: float = 2.0, *, on_done=None, on_cancelled=None, grace: float = 3.0
+        self, seconds: float = RECORD_SECONDS, *, on_done=None, on_cancelled=None, grace: float = 3.0
     ) -> RecordingStatus:
         """Record ``seconds`` of the main person. Exactly one of ``on_done(RecordedExample)`` or
         ``on_cancelled(message)`` follows (on a pipeline thread, or on the thread that called

@@ -40,6 +40,9 @@ KEY_JOINTS = {
     24: "right hip",
 }
 
+# Seconds of an example: the app records this much, whatever the recogniser's window length.
+RECORD_SECONDS = 2.0
+
 RECORDING, DONE, CANCELLED = "recording", "done", "cancelled"
 CANCELLED_PREFIX = "recording cancelled"
 
@@ -157,7 +160,7 @@ class Recording:
 
     def __init__(
         self,
-        seconds: float = 2.0,
+        seconds: float = RECORD_SECONDS,
         on_done: Callable[[RecordedExample], None] | None = None,
         *,
         on_cancelled: Callable[[str], None] | None = None,

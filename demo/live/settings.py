@@ -30,7 +30,9 @@ class Settings:
     # decisions in a row a new label needs before it is shown: fewer flickering and false labels, each
     # extra one adds a stride of latency (chosen on validation streams, docs/results.md "Streaming")
     hold: int = 2
-    window_seconds: float = 2.0  # time covered by one 60-frame window
+    # time covered by one 60-frame window (examples are still recorded for 2 s): shorter windows name an
+    # action sooner after it ends (chosen on validation streams, docs/results.md "Window length")
+    window_seconds: float = 1.25
     max_age: float = 0.1  # seconds: live frames older than this are skipped or not shown
     min_coverage: float = 0.6  # fraction of the window's span that must hold a pose before deciding
     absent_seconds: float = 0.5  # "no person" when under half of this recent span holds a pose

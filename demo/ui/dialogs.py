@@ -151,6 +151,16 @@ class SettingsDialog(QDialog):
             "Decisions in a row a new label needs before it is shown: fewer stray labels, "
             "each extra one adds a stride of delay"
         )
+        self.window_length = QDoubleSpinBox()
+        self.window_length.setRange(0.2, 30.0)
+        self.window_length.setSingleStep(0.25)
+        self.window_length.setDecimals(2)
+        self.window_length.setSuffix(" s")
+        self.window_length.setValue(settings.window_seconds)
+        self.window_length.setToolTip(
+            "Time one recognition window covers: shorter labels an action sooner after it ends, "
+            "longer suits slow actions"
+        )
         self.mirror = QCheckBox("Mirror the video (like a mirror, for a front camera)")
         self.mirror.setChecked(settings.mirror)
         form = QFormLayout(self)
@@ -161,6 +171,7 @@ class SettingsDialog(QDialog):
         form.addRow("Recognition &stride (frames):", self.stride)
         form.addRow("S&moothing (windows):", self.smoothing)
         form.addRow("&Hold (decisions):", self.hold)
+        form.addRow("&Window:", self.window_length)
         form.addRow(self.mirror)
         std = QDialogButtonBox.StandardButton
         buttons = QDialogButtonBox(std.Ok | std.Cancel)
@@ -193,5 +204,6 @@ class SettingsDialog(QDialog):
             stride=int(self.stride.value()),
             smoothing=int(self.smoothing.value()),
             hold=int(self.hold.value()),
+            window_seconds=float(self.window_length.value()),
             mirror=self.mirror.isChecked(),
         )

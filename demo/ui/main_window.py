@@ -30,14 +30,21 @@ from PyQt6.QtWidgets import (
 
 from crossglg.oneshot import IDLE
 from demo.capture import SourceError, list_cameras
-from demo.live import LivePipeline, Prediction, QualityReport, RecordedExample, SettingsFile, check_quality
+from demo.live import (
+    RECORD_SECONDS,
+    LivePipeline,
+    Prediction,
+    QualityReport,
+    RecordedExample,
+    SettingsFile,
+    check_quality,
+)
 from demo.live.recording import CANCELLED_PREFIX
 from demo.ui.dialogs import EnrolDialog, SettingsDialog
 from demo.ui.gallery_panel import GalleryPanel
 from demo.ui.video_view import VideoView
 
 log = logging.getLogger(__name__)
-RECORD_SECONDS = 2.0
 COUNTDOWN = 3
 RECORD_POLL_MS = 50  # progress bar refresh while recording
 
