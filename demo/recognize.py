@@ -116,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="enrol the segment as an idle example (the person between actions): never a label, a "
         "decision nearer to it than to every class is 'unknown'; repeatable",
     )
+    p.add_argument(
+        "--either-hand",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="an exemplar also matches its left-right mirror (default: the gallery's setting)",
+    )
     p.add_argument("--save-gallery", type=Path, help="write the gallery (with enrolments) to this folder")
     p.add_argument("--checkpoint", type=Path, help="model checkpoint folder (default: the shipped model)")
     p.add_argument("--backend", default="auto", help="auto | tensorrt | tensorrt-rtx | onnxruntime | torch")
@@ -241,6 +247,8 @@ def enrol_all(args, gallery, embedder, window_of, say) -> int:
             return EXIT_USAGE
         kind = " (idle, never a label)" if enrol.background else ""
         say(f"enrolled {enrol.name!r}{kind} from {enrol.start:g}-{enrol.end:g} s")
+    if gallery.either_hand:
+        gallery.embed_mirrors(embedder)  # enrolled exemplars match their mirror too
     if args.save_gallery:
         gallery.save(args.save_gallery)
     if len(gallery) == 0:
@@ -344,6 +352,10 @@ def run(args, out=None, err=None) -> int:
             return EXIT_MODEL
     else:
         gallery = Gallery(embedder.dim, embedder.model_hash)
+    if args.either_hand is not None:
+        gallery.either_hand = args.either_hand
+    if gallery.either_hand:
+        gallery.embed_mirrors(embedder)
     if segments is not None:
         return run_skeleton(args, segments, embedder, gallery, settings, out, say)
 

@@ -105,6 +105,8 @@ class GalleryStore:
 
     def _match_model(self, gallery: Gallery, quiet: bool = False) -> Gallery:
         if gallery.model_hash == self.embedder.model_hash and gallery.dim == self.embedder.dim:
+            if gallery.either_hand and gallery.embed_mirrors(self.embedder):
+                self._save(gallery)  # a file marked either-hand whose mirrors were never embedded
             return gallery
         n = sum(gallery.counts().values())
         fresh = gallery.reembed(self.embedder)
@@ -128,7 +130,12 @@ class GalleryStore:
         self.messages.append(text)
 
     def _save(self, gallery: Gallery | None = None) -> None:
-        (gallery if gallery is not None else self.gallery).save(self.directory)
+        """Save atomically; with either-hand matching on, every exemplar's mirror is embedded first, so
+        that a new or imported example matches the other hand as the others do."""
+        gallery = gallery if gallery is not None else self.gallery
+        if gallery.either_hand:
+            gallery.embed_mirrors(self.embedder)
+        gallery.save(self.directory)
 
     # reading ------------------------------------------------------------------------------------------
     def classes(self) -> list[ClassInfo]:
@@ -155,6 +162,11 @@ class GalleryStore:
         embedding = self.embedder.embed(window[None])
         stamp = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         self.gallery.add(name, embedding, window[None], source or f"recorded {stamp}", background=background)
+        self._save()
+
+    def set_either_hand(self, on: bool) -> None:
+        """Turn either-hand matching on or off for this gallery (the file records it)."""
+        self.gallery.either_hand = bool(on)
         self._save()
 
     def rename(self, old: str, new: str) -> None:

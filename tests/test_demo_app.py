@@ -4,6 +4,8 @@ keeps settings, and explains a missing display."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 pytest.importorskip("pytestqt")
@@ -126,6 +128,16 @@ def test_idle_recording_is_saved_as_background_without_a_name(make_app, qtbot, d
     window.pipeline.settings.threshold = -1.0  # every decision would name a class if there were one
     qtbot.waitUntil(lambda: window.video.prediction is not None, timeout=30000)
     assert window.video.prediction.label == "unknown"
+
+
+def test_either_hand_matching_is_a_gallery_menu_option_kept_in_the_gallery(make_app, tmp_path):
+    app = make_app()
+    action = app.window.either_hand_action
+    assert action.isCheckable() and action.isChecked() == app.store.gallery.either_hand
+    action.trigger()
+    assert app.store.gallery.either_hand == action.isChecked()
+    saved = json.loads((tmp_path / "gallery" / "gallery.json").read_text())
+    assert saved["either_hand"] == action.isChecked() and "mirrored" in json.dumps(saved)
 
 
 def test_escape_cancels_the_countdown(make_app, qtbot, data_root):

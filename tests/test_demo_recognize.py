@@ -216,6 +216,11 @@ def test_skeleton_recordings_are_recognised_in_json_lines(ckpt, data_root, tmp_p
     assert by_time[7.5]["label"] == "unknown" and by_time[7.5]["top"][0][0] == "first"
     assert "enrolled 'idle' (idle, never a label) from 5.5-7.5 s" in err
     assert Gallery.load(tmp_path / "g").background_classes == ["idle"]
+    hands = ["--either-hand", "--max-frames", "100", "--save-gallery", str(tmp_path / "h")]
+    assert main([*every_decision(ckpt, "--skeleton", precog), "--enroll", "first=1.0-3.0", *hands]) == EXIT_OK
+    capsys.readouterr()
+    either = Gallery.load(tmp_path / "h")  # the option is kept, with the exemplar's mirror embedded
+    assert either.either_hand and np.abs(either.mirrored_prototypes()).sum() > 0
     with pytest.raises(SystemExit) as usage:  # argparse's usage error
         main([*every_decision(ckpt, "--skeleton", precog), "--enroll-idle", "idle=5.5-7.5"])
     assert usage.value.code == EXIT_USAGE

@@ -137,3 +137,30 @@ def test_first_run_starts_with_the_starter_gallery_which_can_be_removed(embedder
 def test_default_folder_is_the_user_data_dir():
     path = default_gallery_dir()
     assert path.name == "gallery" and "crossglg-live" in str(path)
+
+
+def test_either_hand_matching_embeds_every_mirror_and_survives_a_restart(embedder, windows, tmp_path):
+    """Turned on in the store, every exemplar (recorded before or after, or imported) matches its
+    left-right mirror: a mirrored query scores its class as the original does; the file keeps it."""
+    from crossglg.skeleton.augment import mirror
+
+    store = GalleryStore(embedder, tmp_path / "mine", starter=None)
+    store.add_example("reading", windows[0])
+    mirrored_query = embedder.embed(mirror(windows[1])[None])[0]
+    plain = dict(zip(*store.gallery.similarities(mirrored_query)[:2], strict=True))
+    store.set_either_hand(True)
+    store.add_example("brushing", windows[1])  # recorded with the option on
+    other = Gallery(embedder.dim, embedder.model_hash, either_hand=False)
+    other.add("kicking", embedder.embed(windows[2][None]), windows[2][None], "elsewhere")
+    other.save(tmp_path / "theirs")
+    store.import_gallery(tmp_path / "theirs")
+    for name, window in zip(["reading", "brushing", "kicking"], windows, strict=True):
+        query = embedder.embed(mirror(window)[None])[0]  # the other hand
+        sims = dict(zip(*store.gallery.similarities(query)[:2], strict=True))
+        assert sims[name] == pytest.approx(1.0, abs=1e-5), name
+    again = GalleryStore(embedder, tmp_path / "mine", starter=None)
+    assert again.gallery.either_hand
+    sims = dict(zip(*again.gallery.similarities(mirrored_query)[:2], strict=True))
+    assert sims["brushing"] == pytest.approx(1.0, abs=1e-5) and sims["reading"] >= plain["reading"]
+    again.set_either_hand(False)
+    assert not GalleryStore(embedder, tmp_path / "mine", starter=None).gallery.either_hand

@@ -113,6 +113,9 @@ class GalleryPanel(QWidget):
         if answer == QMessageBox.StandardButton.Yes:
             self._run(self.store.remove_starter)
 
+    def set_either_hand(self, on: bool) -> None:
+        self._run(self.store.set_either_hand, on)
+
     def export_gallery(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Export gallery to an empty folder")
         if path:

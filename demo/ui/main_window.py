@@ -188,6 +188,14 @@ class MainWindow(QMainWindow):
         gallery.addAction("&Export…", self.gallery_panel.export_gallery)
         gallery.addAction("&Import…", self.gallery_panel.import_gallery)
         gallery.addAction("Remove &starter examples", self.gallery_panel.remove_starter)
+        either = _made(gallery.addAction("Match &either hand"))
+        either.setCheckable(True)
+        either.setChecked(self.store.gallery.either_hand)
+        either.setToolTip(
+            "An example also matches its left-right mirror: a left-handed wave matches a right-handed one"
+        )
+        either.toggled.connect(self.gallery_panel.set_either_hand)
+        self.either_hand_action = either
         settings = _made(menu_bar.addMenu("Se&ttings"))
         act = _made(settings.addAction("&Preferences…", self.edit_settings))
         act.setShortcut(QKeySequence("Ctrl+,"))
