@@ -39,7 +39,7 @@ import platform
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -472,17 +472,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet:
             print(text, file=sys.stderr, flush=True)
 
-    settings = Settings()
-    if args.stride is not None:
-        settings.stride = args.stride
-    if args.smoothing is not None:
-        settings.smoothing = args.smoothing
-    if args.hold is not None:
-        settings.hold = args.hold
-    if args.window_seconds is not None:
-        settings.window_seconds = args.window_seconds
-    if args.threshold is not None:
-        settings.threshold = args.threshold
+    overrides = {k: getattr(args, k) for k in ("stride", "smoothing", "hold", "window_seconds", "threshold")}
+    settings = replace(Settings(), **{k: v for k, v in overrides.items() if v is not None})  # else the app's
     embedder, backend = load_embedder(args.model, args.backend)  # as crossglg-recognize loads it
     report = {
         "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
