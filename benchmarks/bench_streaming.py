@@ -2,7 +2,8 @@
 
     python benchmarks/bench_streaming.py --out streaming.json [--msrc12-per-person K] [--seed 0]
         [--threshold LEVEL] [--stride N] [--smoothing N] [--hold N] [--sets precog,msrc12]
-        [--part all|val|test] [--model DIR] [--idle K --idle-from next|same --idle-window whole|end]
+        [--part all|val|test] [--msrc12-persons 4,5] [--model DIR] [--no-action model|off]
+        [--idle K --idle-from next|same --idle-window whole|end]
 
 Each recording is replayed frame by frame through ``demo.live.replay`` (the app's buffer, 60-frame window,
 stride, smoothing and open-set decision, with the app's default Settings unless --stride / --smoothing
@@ -19,6 +20,10 @@ gallery of ONE exemplar per class from ANOTHER subject:
   gallery of person p comes from person p+1 (cyclic): per gesture one action point, chosen with
   ``--seed``, cut the same way. ``--msrc12-per-person K`` replays a seeded subset of K sessions per person.
   ``--idle K`` adds K idle windows (no-action time) as the background class, as the app's "Record idle".
+  ``--msrc12-persons 4,5`` replays only those persons.
+
+A model trained with the "no action" class keeps examples of it (crossglg.checkpoint.NO_ACTION_FILE);
+as in the app they are background for every gallery (``--no-action off``: not).
 
 Scoring (crossglg.streaming): a fire is a change of the shown label to a class; it detects an event of
 its class when it falls in [start, end + 1 s]; precision / recall / F1 per event, double fires, false
@@ -216,6 +221,7 @@ def msrc12(
     idle: int = 0,
     idle_from: str = "next",
     idle_window: str = "whole",
+    only: tuple[int, ...] = (),
 ) -> dict:
     from crossglg.data.readers import (
         MSRC12_AFTER_S,
@@ -311,7 +317,7 @@ def msrc12(
         return found
 
     rows, total, compute, model, gallery_info, counts, seconds = [], None, [], [], {}, {}, 0.0
-    replayed = _part(persons, part)
+    replayed = set(only) if only else _part(persons, part)
     for p in persons:  # every person's exemplars are drawn, so each part sees the same galleries
         pairs = {names[g]: exemplar(p, g) for g in sorted(names)}
         if p not in replayed:
@@ -459,6 +465,19 @@ def main(argv: list[str] | None = None) -> int:
         default="whole",
         help="idle windows wholly in no-action time, or only ending there (after a gesture's tolerance)",
     )
+    p.add_argument(
+        "--msrc12-persons",
+        type=lambda text: tuple(int(x) for x in text.split(",")),
+        default=(),
+        help="MSRC-12: replay only these persons (e.g. 4,5: the validation persons of a model whose "
+        "no-action class came from persons 1-3); overrides --part there",
+    )
+    p.add_argument(
+        "--no-action",
+        choices=("model", "off"),
+        default="model",
+        help="the model's no-action examples as background (as in the app), or not",
+    )
     p.add_argument("--model", help="model folder or shipped name (default: the shipped default)")
     p.add_argument("--backend", default="auto")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -475,6 +494,8 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {k: getattr(args, k) for k in ("stride", "smoothing", "hold", "window_seconds", "threshold")}
     settings = replace(Settings(), **{k: v for k, v in overrides.items() if v is not None})  # else the app's
     embedder, backend = load_embedder(args.model, args.backend)  # as crossglg-recognize loads it
+    if args.no_action == "off":
+        embedder.no_action = None
     report = {
         "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
         "machine": machine(),
@@ -482,6 +503,7 @@ def main(argv: list[str] | None = None) -> int:
         "backend": backend,
         "model": args.model or str(DEFAULT_CHECKPOINT),
         "model_hash": embedder.model_hash,
+        "no_action_examples": 0 if embedder.no_action is None else len(embedder.no_action),
         "settings": settings.to_json(),
         "app_default_settings": Settings().to_json(),
         "seed": args.seed,
@@ -522,6 +544,7 @@ def main(argv: list[str] | None = None) -> int:
             idle=args.idle,
             idle_from=args.idle_from,
             idle_window=args.idle_window,
+            only=args.msrc12_persons,
         )
         result["wall_s"] = time.perf_counter() - t0
         report["results"]["msrc12"] = result

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -33,6 +34,10 @@ FORMAT = "crossglg-checkpoint"
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
+# Windows of no-action time the model was trained on as its own class (data.no_action_persons): at run
+# time they are background for every gallery, so standing or resting between actions is "unknown".
+NO_ACTION_FILE = "no_action.npy"
+NO_ACTION_KEEP = 64  # a seeded subset of the training windows: enough shapes of rest, ~2 MB
 # The one place that locates the shipped models (switching to importlib.resources changes this line).
 MODELS_DIR = resource_path("models")
 SHIPPED_MODELS = {"default": "crossglg_default", "full": "crossglg_full"}  # name -> folder in MODELS_DIR
@@ -129,8 +134,10 @@ def save_checkpoint(
     data_manifest: Any = None,
     metrics: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    no_action: np.ndarray | None = None,
 ) -> Path:
-    """Write ``model`` (a CrossGLG from build_model) and its metadata to ``directory`` atomically."""
+    """Write ``model`` (a CrossGLG from build_model) and its metadata to ``directory`` atomically;
+    ``no_action``: (N, 3, T, 25, M) windows of no-action time for :data:`NO_ACTION_FILE`, or None."""
     from safetensors.torch import save_file
 
     config = getattr(model, "config", None)
@@ -169,7 +176,26 @@ def save_checkpoint(
             state, str(tmp / WEIGHTS_FILE), metadata={"format": FORMAT, "model_hash": meta["model_hash"]}
         )
         (tmp / CONFIG_FILE).write_text(text + "\n", encoding="utf-8")
+        if no_action is not None:
+            np.save(tmp / NO_ACTION_FILE, np.ascontiguousarray(no_action, np.float32), allow_pickle=False)
     return directory
+
+
+def read_no_action(directory: str | os.PathLike) -> np.ndarray | None:
+    """The checkpoint's no-action windows (N, 3, T, 25, M) float32, or None when it has none (a model
+    trained without the class). A file that is not such an array raises CheckpointError naming it."""
+    path = Path(directory) / NO_ACTION_FILE
+    if not path.is_file():
+        return None
+    try:
+        windows = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"{path}: not a readable .npy array ({err})") from None
+    if windows.ndim != 5 or windows.shape[1] != 3 or windows.shape[3] != 25 or len(windows) == 0:
+        raise CheckpointError(f"{path}: shape {windows.shape}, expected (N, 3, T, 25, M) with N >= 1")
+    if not np.isfinite(windows).all():
+        raise CheckpointError(f"{path}: NaN or infinite values")
+    return windows.astype(np.float32, copy=False)
 
 
 def read_checkpoint_config(directory: str | os.PathLike) -> dict[str, Any]:

@@ -38,12 +38,20 @@ class Embedder:
     ``source``: an EmbeddingBackend (used as is: ``engines.load_backend(...)``, a TorchBackend), a
     CrossGLG model (torch, where it lives), or a shipped model's name / checkpoint folder (torch on
     the CPU); None is the shipped default model.
+
+    ``no_action``: windows of no-action time the model was trained on (crossglg.checkpoint.read_no_action;
+    read from the folder when ``source`` is one); :meth:`no_action_embeddings` makes them background for
+    every gallery decision of the live recogniser.
     """
 
-    def __init__(self, source: Any = None):
+    def __init__(self, source: Any = None, no_action: np.ndarray | None = None):
+        from crossglg.checkpoint import read_no_action, resolve_checkpoint
+
         if source is None:
             source = "default"
         if isinstance(source, str | os.PathLike):
+            if no_action is None:
+                no_action = read_no_action(resolve_checkpoint(source))
             source = TorchBackend.from_checkpoint(source)
         elif hasattr(source, "skeleton_branch"):
             source = TorchBackend(source)
@@ -53,6 +61,8 @@ class Embedder:
                 f"a shipped model name or a checkpoint folder; got {type(source).__name__}"
             )
         self.backend: EmbeddingBackend = source
+        self.no_action = None if no_action is None else check_windows(no_action, "no-action windows")
+        self._no_action_embeddings: np.ndarray | None = None
 
     @property
     def dim(self) -> int:
@@ -77,6 +87,14 @@ class Embedder:
         return l2_normalise(raw)
 
     __call__ = embed
+
+    def no_action_embeddings(self) -> np.ndarray | None:
+        """(N, D) embeddings of :attr:`no_action` (computed once), or None without them."""
+        if self.no_action is None:
+            return None
+        if self._no_action_embeddings is None:
+            self._no_action_embeddings = self.embed(self.no_action)
+        return self._no_action_embeddings
 
 
 @dataclass
@@ -287,15 +305,18 @@ class Gallery:
         sims = class_similarities(query[None], protos, mirrored)[0]
         return names, sims, gallery_similarities(protos, mirrored)
 
-    def background_score(self, embedding: np.ndarray) -> float | None:
+    def background_score(self, embedding: np.ndarray, extra: np.ndarray | None = None) -> float | None:
         """Cosine of one embedding to its nearest background exemplar (or, with either-hand matching,
-        that exemplar's mirror); None without background classes."""
+        that exemplar's mirror) or row of ``extra`` ((N, D) unit embeddings, e.g. the model's own
+        no-action examples); None when there are none."""
         items = [e for name in self._background for e in self._classes[name]]
-        if not items:
-            return None
         rows = [e.embedding for e in items]
         if self.either_hand:
             rows += [e.mirrored for e in items if e.mirrored is not None]
+        if extra is not None:
+            rows += list(self._check_embeddings(extra, "background"))
+        if not rows:
+            return None
         return float(np.max(np.stack(rows) @ self._query(embedding)))
 
     def rank(self, embedding: np.ndarray, k: int | None = None) -> list[tuple[str, float]]:
@@ -312,6 +333,7 @@ class Gallery:
         k: int = 5,
         *,
         level: float | None = None,
+        background: np.ndarray | None = None,
     ) -> Decision:
         """Open-set decision; ``top`` holds the k best classes for display either way.
 
@@ -320,18 +342,20 @@ class Gallery:
         point (higher: more "unknown"; :meth:`tradeoff` tells what a level costs). ``threshold`` /
         ``margin`` instead apply the fixed-cosine rule of earlier versions (best cosine >= threshold,
         default 0.5, and a lead over the runner-up >= margin, default 0). Either way the answer is
-        "unknown" when a background exemplar is at least as close as the best class.
+        "unknown" when a background exemplar, or a row of ``background`` ((N, D) unit embeddings the
+        gallery does not keep, e.g. :meth:`Embedder.no_action_embeddings`), is at least as close as the
+        best class.
         """
         from crossglg.openset import LEGACY_THRESHOLD, decision_scores, load_calibration
 
         names, sims, between = self.similarities(embedding)
         order = np.argsort(-sims, kind="stable")
         top = [(names[i], float(sims[i])) for i in order[:k]]
-        background = self.background_score(embedding)
+        nearest_background = self.background_score(embedding, background)
         if not names:
-            return Decision(UNKNOWN, -1.0, [], background=background)
+            return Decision(UNKNOWN, -1.0, [], background=nearest_background)
         best_name, best = names[order[0]], float(sims[order[0]])
-        if background is not None and background >= best:
+        if nearest_background is not None and nearest_background >= best:
             best_name = UNKNOWN
         if threshold is not None or margin is not None:
             if level is not None:
@@ -339,13 +363,15 @@ class Gallery:
             threshold = LEGACY_THRESHOLD if threshold is None else float(threshold)
             runner_up = float(sims[order[1]]) if len(names) > 1 else -1.0
             ok = best >= threshold and best - runner_up >= (margin or 0.0)
-            return Decision(best_name if ok else UNKNOWN, best, top, "cosine", threshold, best, background)
+            return Decision(
+                best_name if ok else UNKNOWN, best, top, "cosine", threshold, best, nearest_background
+            )
         cal = load_calibration()
         level = cal.level if level is None else float(level)
         score, _ = decision_scores(sims[None], cal.rule, between, cal.prior)
         value = float(score[0])
         label = best_name if value >= level else UNKNOWN
-        return Decision(label, best, top, cal.rule, level, value, background)
+        return Decision(label, best, top, cal.rule, level, value, nearest_background)
 
     def tradeoff(self, level: float | None = None) -> dict[str, Any]:
         """What the calibrated rule at ``level`` (default: the calibrated level) was measured to do on the

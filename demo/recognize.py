@@ -332,7 +332,11 @@ def run(args, out=None, err=None) -> int:
     except (ModelUnavailable, RuntimeError) as exc:
         say(str(exc))
         return EXIT_MODEL
-    say(f"model {embedder.model_hash[:12]} on {backend_name}")
+    rest = embedder.no_action
+    say(
+        f"model {embedder.model_hash[:12]} on {backend_name}"
+        + ("" if rest is None else f", {len(rest)} no-action examples as background")
+    )
 
     if args.gallery is not None or not args.enroll:
         from crossglg.oneshot import GALLERY_FILE

@@ -29,7 +29,7 @@ def load_embedder(checkpoint: str | Path | None = None, backend: str = "auto") -
     The engines package picks TensorRT / ONNX Runtime / torch (``backend="auto"``); where it cannot be
     imported crossglg's torch backend is used, and the log says so.
     """
-    from crossglg.checkpoint import CheckpointError, resolve_checkpoint
+    from crossglg.checkpoint import CheckpointError, read_no_action, resolve_checkpoint
     from crossglg.embedding import TorchBackend
     from crossglg.oneshot import Embedder
 
@@ -42,8 +42,8 @@ def load_embedder(checkpoint: str | Path | None = None, backend: str = "auto") -
             from engines import load_backend
         except ImportError as exc:
             log.warning("engines package unavailable (%s): using crossglg's torch CPU backend", exc)
-            return Embedder(TorchBackend.from_checkpoint(path)), "torch-cpu (fallback)"
+            return Embedder(TorchBackend.from_checkpoint(path), read_no_action(path)), "torch-cpu (fallback)"
         engine = load_backend(path, backend)
-        return Embedder(engine), f"{engine.name} {engine.device}".strip()
+        return Embedder(engine, read_no_action(path)), f"{engine.name} {engine.device}".strip()
     except (CheckpointError, ValueError, OSError) as exc:
         raise ModelUnavailable(f"cannot load the model at {path}: {exc}") from exc

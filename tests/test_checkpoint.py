@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
@@ -12,10 +13,12 @@ from safetensors.torch import load_file, save_file
 from crossglg.checkpoint import (
     DEFAULT_CHECKPOINT,
     MODELS_DIR,
+    NO_ACTION_FILE,
     CheckpointError,
     load_checkpoint,
     open_model,
     read_checkpoint_config,
+    read_no_action,
     resolve_checkpoint,
     save_checkpoint,
     skeleton_branch_hash,
@@ -73,6 +76,23 @@ def test_resave_is_atomic_and_keeps_foreign_files(saved):
     assert (path / "notes.txt").read_text() == "kept"
     assert load_checkpoint(path).classes == ["a", "b", "c"]
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp dirs left
+
+
+def test_no_action_windows_round_trip_and_bad_files_are_named(saved, tmp_path):
+    model, path = saved
+    assert read_no_action(path) is None  # a model trained without the class
+    windows = np.random.default_rng(0).normal(size=(4, 3, 60, 25, 2)).astype(np.float32)
+    path = save_checkpoint(tmp_path / "rest", model, classes=CLASSES, no_action=windows)
+    np.testing.assert_array_equal(read_no_action(path), windows)
+    np.save(path / NO_ACTION_FILE, windows[:, :, :, :20])
+    with pytest.raises(CheckpointError, match="no_action.npy: shape"):
+        read_no_action(path)
+    np.save(path / NO_ACTION_FILE, np.full((1, 3, 60, 25, 2), np.nan, np.float32))
+    with pytest.raises(CheckpointError, match="no_action.npy: NaN"):
+        read_no_action(path)
+    (path / NO_ACTION_FILE).write_bytes(b"not an array")
+    with pytest.raises(CheckpointError, match="no_action.npy: not a readable"):
+        read_no_action(path)
 
 
 def test_save_rejects_wrong_class_count(tmp_path):
@@ -174,8 +194,11 @@ def test_shipped_models_load_match_their_hash_and_stay_small(folder):
     # every class of every data set it was trained on (default: all eight; full-width: the four public)
     from crossglg.data.readers import class_names
 
-    datasets = read_checkpoint_config(folder)["data_manifest"]["datasets"]
-    assert ckpt.classes == [f"{d}: {name}" for d in datasets for name in class_names(d).values()]
+    manifest = read_checkpoint_config(folder)["data_manifest"]
+    rest = ["no action"] if "no_action" in manifest else []  # trained with data.no_action_persons
+    expected = [f"{d}: {name}" for d in manifest["datasets"] for name in class_names(d).values()]
+    assert ckpt.classes == expected + rest
+    assert (read_no_action(folder) is not None) == bool(rest)
     torch.manual_seed(0)
     emb = Embedder(str(folder)).embed(torch.randn(2, 3, 60, 25, 2).numpy())
     assert emb.shape[0] == 2 and torch.allclose(torch.from_numpy(emb).norm(dim=1), torch.ones(2), atol=1e-5)

@@ -69,8 +69,9 @@ def test_recording_clip_frames_enrols_a_class_that_replay_recognises(data_root, 
 
 
 def test_hold_shows_a_new_label_only_after_it_held(data_root, embedder):
-    """settings.hold: one stray window does not change the shown label; `hold` windows in a row do."""
-    from crossglg.oneshot import Gallery
+    """settings.hold: one stray window does not change the shown label; `hold` windows in a row do.
+    The model's no-action examples are background for any gallery the matcher meets."""
+    from crossglg.oneshot import Embedder, Gallery
 
     times, poses, _ = tai_chi_poses(data_root)
     cj_times, cj_poses, _ = clip_poses(str(data_root / "videos" / "clean_and_jerk.mp4"), 90)
@@ -101,6 +102,13 @@ def test_hold_shows_a_new_label_only_after_it_held(data_root, embedder):
     assert prediction.score == pytest.approx(dict(prediction.top)["tai chi"])  # ... with its own score
     held.reset()
     assert held(tai_chi, 1.0).label == UNKNOWN  # a reset starts over
+    only_tai_chi = Gallery(embedder.dim, embedder.model_hash)
+    only_tai_chi.add("tai chi", embedder.embed(tai_chi[None]))
+    plain = Settings(threshold=-1.0, smoothing=1, hold=1)  # every window would name the one class
+    assert [Matcher(embedder, only_tai_chi, plain)(w, 0.0).label for w in (tai_chi, jerk)] == ["tai chi"] * 2
+    resting = Embedder(embedder.backend, no_action=jerk[None])  # a model taught that this is rest
+    matcher = Matcher(resting, only_tai_chi, plain)
+    assert [matcher(w, float(k)).label for k, w in enumerate((tai_chi, jerk))] == ["tai chi", UNKNOWN]
 
 
 def test_quality_gate_rejects_a_still_or_empty_recording(data_root):

@@ -193,6 +193,22 @@ def test_background_class_answers_unknown_and_survives_save_and_edits(model, win
         Gallery.load(tmp_path / "e")
 
 
+def test_background_rows_from_outside_answer_unknown_without_joining_the_gallery():
+    g = Gallery(either_hand=False)
+    g.add("wave", unit(1, 0, 0))
+    g.add("clap", unit(0, 1, 0))
+    rest = unit(0, 0, 1)[None]  # e.g. Embedder.no_action_embeddings()
+    query = unit(0.3, 0, 1)
+    assert g.decide(query, threshold=-1.0).label == "wave"
+    decision = g.decide(query, threshold=-1.0, background=rest)
+    assert decision.label == UNKNOWN and decision.background == pytest.approx(float(query[2]))
+    assert g.decide(query, background=rest).label == UNKNOWN  # the calibrated rule too
+    assert g.decide(unit(1, 0, 0.3), threshold=0.5, background=rest).label == "wave"
+    assert g.classes == ["wave", "clap"] and g.background_classes == []
+    with pytest.raises(ValueError, match="'background'"):
+        g.decide(query, background=np.zeros((1, 3), np.float32))
+
+
 def test_gallery_save_load_round_trip(model, windows, tmp_path):
     embedder = Embedder(model)
     g = Gallery(embedder.dim, embedder.model_hash)

@@ -87,3 +87,24 @@ def test_ground_truth_events_of_the_two_continuous_sets(data_root):
     assert len(events) == len(tags) and events[0].label == f"G{tags[0][1]}"
     assert events[0].start == pytest.approx(tags[0][0] - MSRC12_BEFORE_S)
     assert events[0].end == pytest.approx(tags[0][0] + MSRC12_AFTER_S)
+
+
+def test_msrc12_no_action_stretches_avoid_every_action(data_root):
+    from crossglg.data.readers import (
+        MSRC12_AFTER_S,
+        MSRC12_BEFORE_S,
+        NO_ACTION,
+        read_msrc12_no_action,
+        read_msrc12_tags,
+    )
+
+    csv = sorted((data_root / "msrc12").glob("*_p01.csv"))[0]
+    tags = read_msrc12_tags(csv.with_suffix(".tagstream"))
+    stretches = read_msrc12_no_action(csv, 20, np.random.default_rng(0))
+    assert len(stretches) == 20 and {s.label_name for s in stretches} == {NO_ACTION}
+    for s in stretches:
+        start, end = s.meta["start_s"], s.meta["end_s"]
+        assert 1.25 <= end - start <= 2.0 and start <= s.timestamps[0] < s.timestamps[-1] <= end
+        assert all(end <= t - MSRC12_BEFORE_S or start >= t + MSRC12_AFTER_S for t, _ in tags)
+    again = read_msrc12_no_action(csv, 20, np.random.default_rng(0))
+    assert [s.meta for s in again] == [s.meta for s in stretches]

@@ -54,6 +54,8 @@ def test_overrides_and_clear_errors(tmp_path):
         load_config(None, ["optim.lr=-1"])
     with pytest.raises(ConfigError, match="text.target_smoothing: 1.5"):
         load_config(None, ["text.target_smoothing=1.5"])
+    with pytest.raises(ConfigError, match="data.no_action_persons: 3"):
+        load_config(None, ["data.no_action_persons=3"])  # a list of MSRC-12 person numbers
     bad = tmp_path / "bad.toml"
     bad.write_text("[optim]\nlr = \n")
     with pytest.raises(ConfigError, match="bad.toml"):
@@ -178,6 +180,30 @@ def test_ntu_path_on_the_real_raw_files(data_root, tmp_path):
     out = train_experiment(cfg, tmp_path / "ntu", log=lambda *_: None)
     assert np.isfinite(out["history"][0]["loss_total"])
     assert (tmp_path / "ntu" / "checkpoint" / "model.safetensors").is_file()
+
+
+def test_no_action_class_is_trained_and_its_windows_kept_with_the_checkpoint(kinect_cfg, tmp_path):
+    from crossglg.checkpoint import NO_ACTION_KEEP, read_no_action
+    from crossglg.oneshot import Embedder
+    from crossglg.training.data import no_action_windows, prepare_data
+    from crossglg.training.experiment import ship_checkpoint, train_experiment
+
+    torch.set_num_threads(1)
+    cfg = {**kinect_cfg, "data": {**kinect_cfg["data"], "no_action_persons": [1], "no_action_per_session": 2}}
+    plain, data = prepare_data(kinect_cfg), prepare_data(cfg)
+    assert data.class_names == [*plain.class_names, "no action"] and data.class_keys[-1] == ("no_action", 0)
+    added = int(np.sum(data.train_labels == len(plain.class_names)))
+    assert added == len(data.train_labels) - len(plain.train_labels) == data.manifest["no_action"]["windows"]
+    assert added > 20 and data.descriptions[-1].name == "no action"
+    train_experiment(cfg, tmp_path / "run", log=lambda *_: None)
+    kept = read_no_action(tmp_path / "run" / "checkpoint")
+    assert kept is not None and kept.shape == (min(added, NO_ACTION_KEEP), 3, 60, 25, 2)
+    np.testing.assert_array_equal(read_no_action(ship_checkpoint(tmp_path / "run", tmp_path / "ship")), kept)
+    embedder = Embedder(tmp_path / "run" / "checkpoint")  # the folder's no-action windows come along
+    rest = embedder.no_action_embeddings()
+    assert rest is not None and rest.shape == (len(kept), embedder.dim)
+    with pytest.raises(FileNotFoundError, match=r"persons \[42\] for data.no_action_persons"):
+        no_action_windows({**cfg["data"], "no_action_persons": [42]})
 
 
 def test_window_dataset_augments_reproducibly(kinect_cfg):

@@ -400,13 +400,10 @@ def read_msrc12(
     """One window per tagged action point: [tag - before_s, tag + after_s], clipped to the recording."""
     csv_path = Path(csv_path)
     tag_path = csv_path.with_suffix(".tagstream")
-    if not tag_path.is_file():
-        raise SkeletonFormatError(str(tag_path), None, "tagstream missing for this CSV")
-    times, joints = read_msrc12_csv(csv_path)
+    times, joints, tags, subject = _msrc12_session(csv_path)
     match = MSRC_NAME.search(csv_path.name)
-    subject = int(match.group(5)) if match else -1
     out = []
-    for k, (tag_time, gesture) in enumerate(read_msrc12_tags(tag_path)):
+    for k, (tag_time, gesture) in enumerate(tags):
         inside = (times >= tag_time - before_s) & (times <= tag_time + after_s)
         if inside.sum() < 2:
             raise SkeletonFormatError(
@@ -430,6 +427,65 @@ def read_msrc12(
                     "instance": k,
                     "instructions": match.group(1) + "_" + match.group(2) if match else "",
                 },
+            )
+        )
+    return out
+
+
+def _msrc12_session(csv_path: Path) -> tuple[np.ndarray, np.ndarray, list[tuple[float, int]], int]:
+    """A session's (times, joints, action points, person); its tagstream must exist."""
+    tag_path = csv_path.with_suffix(".tagstream")
+    if not tag_path.is_file():
+        raise SkeletonFormatError(str(tag_path), None, "tagstream missing for this CSV")
+    times, joints = read_msrc12_csv(csv_path)
+    match = MSRC_NAME.search(csv_path.name)
+    return times, joints, read_msrc12_tags(tag_path), int(match.group(5)) if match else -1
+
+
+NO_ACTION = "no action"
+
+
+def read_msrc12_no_action(
+    csv_path: str | Path,
+    count: int,
+    rng: np.random.Generator,
+    *,
+    spans_s: tuple[float, float] = (1.25, 2.0),
+    before_s: float = MSRC12_BEFORE_S,
+    after_s: float = MSRC12_AFTER_S,
+) -> list[SkeletonSequence]:
+    """Up to ``count`` stretches of a session's no-action time: the person standing, resting or returning
+    to rest between two repetitions, where a live recogniser must stay silent. Each lies wholly outside
+    every action's [tag - before_s, tag + after_s] and lasts a seeded length in ``spans_s`` (the app's
+    live window up to a recorded example's 2 s); stretches are drawn in proportion to the free time, so
+    short gaps between repetitions are as likely, per second, as long pauses."""
+    csv_path = Path(csv_path)
+    times, joints, tags, subject = _msrc12_session(csv_path)
+    busy = sorted((t - before_s, t + after_s) for t, _ in tags)
+    edges = [float(times[0]), *(x for span in busy for x in span), float(times[-1])]
+    gaps = [(a, b) for a, b in zip(edges[::2], edges[1::2], strict=True) if b - a >= spans_s[0]]
+    out: list[SkeletonSequence] = []
+    if not gaps:
+        return out
+    free = np.array([b - a for a, b in gaps])
+    for _ in range(count):
+        a, b = gaps[int(rng.choice(len(gaps), p=free / free.sum()))]
+        span = float(rng.uniform(spans_s[0], min(spans_s[1], b - a)))
+        end = float(rng.uniform(a + span, b))
+        inside = (times >= end - span) & (times <= end)
+        if inside.sum() < 2:
+            continue
+        out.append(
+            SkeletonSequence(
+                joints=joints[inside][None],
+                layout="kinect_v1",
+                label=0,
+                label_name=NO_ACTION,
+                subject=subject,
+                source=str(csv_path),
+                dataset="msrc12",
+                timestamps=times[inside],
+                meta={"no_action": True, "start_s": end - span, "end_s": end},
             )
         )
     return out

@@ -26,6 +26,10 @@ DEFAULTS: dict[str, Any] = {
         "draws": 10,  # seeded exemplar draws per novel set
         "train_bodies": 2,  # 1: train on the main body only (the public Kinect sets are single-person)
         "prepared": "",  # path of a frozen prepared-data .npz (crossglg.training.data.freeze_data)
+        # a "no action" training class cut from the no-action time of these MSRC-12 persons' sessions
+        # (per session this many stretches); [] leaves it out
+        "no_action_persons": [],
+        "no_action_per_session": 4,
     },
     "augment": {"enabled": True},  # other keys go to crossglg.skeleton.augment.Augmenter(**kwargs)
     "model": {
@@ -144,6 +148,16 @@ def validate_config(cfg: dict) -> None:
             "text.target_smoothing",
             cfg["text"]["target_smoothing"],
             lambda v: isinstance(v, int | float) and 0 <= v <= 1,
+        ),
+        (
+            "data.no_action_persons",
+            cfg["data"]["no_action_persons"],
+            lambda v: isinstance(v, list) and all(isinstance(p, int) and p > 0 for p in v),
+        ),
+        (
+            "data.no_action_per_session",
+            cfg["data"]["no_action_per_session"],
+            lambda v: isinstance(v, int) and v > 0,
         ),
         (
             "data.protocol",

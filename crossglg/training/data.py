@@ -258,6 +258,45 @@ def _ntu_windows(paths: list[Path], num_frames: int) -> np.ndarray:
         return np.stack(list(pool.map(partial(_ntu_window, num_frames=num_frames), paths, chunksize=64)))
 
 
+def no_action_windows(d: dict) -> tuple[np.ndarray, dict]:
+    """Windows of the "no action" class and what they are: stretches of no-action time from the
+    sessions of the MSRC-12 persons ``data.no_action_persons`` (a fixed draw, so every seed trains on the
+    same windows). A live recogniser spends most of its time there; a model that never saw it takes the
+    return to rest between two actions for another action (docs/results.md, "No-action training")."""
+    from crossglg.data.readers import MSRC_NAME, read_msrc12_no_action
+
+    persons = sorted({int(p) for p in d["no_action_persons"]})
+    folder = Path(d["root"]) / "msrc12"
+    csvs = [
+        csv
+        for csv in sorted(folder.glob("*.csv"))
+        if (m := MSRC_NAME.search(csv.name))
+        and int(m.group(5)) in persons
+        and csv.with_suffix(".tagstream").is_file()
+    ]
+    rng = np.random.default_rng(0)
+    samples = [s for csv in csvs for s in read_msrc12_no_action(csv, int(d["no_action_per_session"]), rng)]
+    if not samples:
+        raise FileNotFoundError(
+            f"{folder}: no MSRC-12 session (CSV + tagstream) of persons {persons} for data.no_action_persons"
+        )
+    manifest = {"persons": persons, "sessions": len(csvs), "windows": len(samples)}
+    return _windows(samples, d["num_frames"]), manifest
+
+
+def _with_no_action(data: PreparedData, windows: np.ndarray, manifest: dict) -> PreparedData:
+    from crossglg.data.readers import NO_ACTION
+
+    data.train_windows = np.concatenate([data.train_windows, windows])
+    data.train_labels = np.concatenate(
+        [data.train_labels, np.full(len(windows), len(data.class_names), np.int64)]
+    )
+    data.class_names.append(NO_ACTION)
+    data.class_keys.append(("no_action", 0))
+    data.manifest["no_action"] = manifest
+    return data
+
+
 # ------------------------------------------------------------------------------------------- cache
 
 
@@ -303,6 +342,8 @@ def _cache_key(cfg: dict) -> str:
         files_fingerprint(root) if root.is_dir() else "",
         code_version(),
     ]
+    if d.get("no_action_persons"):  # (older cache entries stay valid without it)
+        parts += [sorted(int(p) for p in d["no_action_persons"]), int(d["no_action_per_session"])]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
 
 
@@ -380,14 +421,18 @@ def prepare_data(cfg: dict, need_train: bool = True, use_cache: bool = True) -> 
         # even while the data code changes underneath.
         return _load(Path(frozen))
     d = cfg["data"]
-    stem = f"protocol-{protocol}-{str(d['base']).replace('+', '_')}-T{d['num_frames']}-D{d['draws']}"
+    base = str(d["base"]).replace("+", "_") + ("-noaction" if d.get("no_action_persons") else "")
+    stem = f"protocol-{protocol}-{base}-T{d['num_frames']}-D{d['draws']}"
     path = cache_dir() / f"{stem}-{_cache_key(cfg)}.npz"
     if use_cache and path.is_file():
         try:
             return _load(path)
         except (OSError, KeyError, ValueError):
             pass  # unreadable cache entry: rebuild
+    rest = no_action_windows(d) if d.get("no_action_persons") else None  # fails before the long part
     data = builders[protocol](cfg)
+    if rest is not None:
+        data = _with_no_action(data, *rest)
     data.manifest["data_code_version"] = code_version()
     if use_cache:
         for stale in path.parent.glob(f"{stem}-*.npz"):

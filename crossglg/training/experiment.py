@@ -79,6 +79,19 @@ def make_augmenter(cfg: dict):
     return Augmenter(**aug)
 
 
+def no_action_exemplars(data) -> np.ndarray | None:
+    """A seeded subset of the "no action" class's training windows, kept with the checkpoint; None when
+    the protocol has no such class."""
+    from crossglg.checkpoint import NO_ACTION_KEEP
+    from crossglg.data.readers import NO_ACTION
+
+    if NO_ACTION not in data.class_names:
+        return None
+    rows = np.flatnonzero(data.train_labels == data.class_names.index(NO_ACTION))
+    keep = np.sort(np.random.default_rng(0).permutation(rows)[:NO_ACTION_KEEP])
+    return data.train_windows[keep]
+
+
 def train_experiment(cfg: dict, run_dir: Path, resume: bool = True, log=print) -> dict:
     """Trains one config; returns the final results (validation-selected checkpoint on the novel sets)."""
     from crossglg.checkpoint import save_checkpoint
@@ -117,6 +130,8 @@ def train_experiment(cfg: dict, run_dir: Path, resume: bool = True, log=print) -
         )
         manifest = {**data.manifest, "config_name": cfg["name"], "seed": cfg["seed"], "git": git_revision()}
 
+        no_action = no_action_exemplars(data)
+
         def on_best(core, metrics):
             save_checkpoint(
                 run_dir / "checkpoint",
@@ -124,6 +139,7 @@ def train_experiment(cfg: dict, run_dir: Path, resume: bool = True, log=print) -
                 classes=data.class_names,
                 data_manifest=manifest,
                 metrics=metrics,
+                no_action=no_action,
             )
 
         trainer = Trainer(
@@ -295,12 +311,15 @@ def ship_checkpoint(run_dir: Path, dest: Path, notes: str = "") -> Path:
     with the experiment config and the per-epoch metrics, atomically (readers never see half a model)."""
     import shutil
 
-    from crossglg.checkpoint import atomic_directory, load_checkpoint
+    from crossglg.checkpoint import NO_ACTION_FILE, atomic_directory, load_checkpoint, read_no_action
 
     run_dir, dest = Path(run_dir), Path(dest)
     load_checkpoint(run_dir / "checkpoint")  # refuse to ship something that does not load
+    names = ["model.safetensors", "config.json"]
+    if read_no_action(run_dir / "checkpoint") is not None:  # likewise a broken no-action file
+        names.append(NO_ACTION_FILE)
     with atomic_directory(dest) as tmp:
-        for name in ("model.safetensors", "config.json"):
+        for name in names:
             shutil.copy2(run_dir / "checkpoint" / name, tmp / name)
         shutil.copy2(run_dir / "config.json", tmp / "train_config.json")
         shutil.copy2(run_dir / "metrics.csv", tmp / "train_metrics.csv")

@@ -21,6 +21,7 @@ CLASS_LIST_OF = {
     "nw_ucla": "nw_ucla",
     "gtu3d": "gtu3d",
     "precog": "precog",
+    "no_action": "no_action",  # the "no action" class (crossglg.training.data, data.no_action_persons)
     "ntu": "ntu120",
     "ntu120": "ntu120",
     "ntu60": "ntu120",

@@ -52,6 +52,8 @@ class Matcher:
     the calibrated level); a ``margin`` above 0 asks for the fixed-cosine rule with that lead instead.
     The label shown changes only when a new decision has held for ``settings.hold`` decisions in a row
     (until then it stays, "unknown" at first), so one stray window does not flash a label.
+    The model's own no-action examples (``Embedder.no_action_embeddings``), where it has them, are
+    background for every gallery: a window closer to one of them than to any class is "unknown".
     """
 
     def __init__(self, embedder, gallery, settings: Settings):
@@ -96,12 +98,13 @@ class Matcher:
             gallery = self.gallery
             if gallery is None or len(gallery) == 0:
                 return Prediction(time=t, label=UNKNOWN, score=0.0, top=[], model_ms=model_ms)
+            rest = self.embedder.no_action_embeddings()
             if self.settings.margin > 0:
                 decision = gallery.decide(
-                    mean, threshold=self.settings.threshold, margin=self.settings.margin
+                    mean, threshold=self.settings.threshold, margin=self.settings.margin, background=rest
                 )
             else:
-                decision = gallery.decide(mean, level=self.settings.threshold)
+                decision = gallery.decide(mean, level=self.settings.threshold, background=rest)
             label = self._held(str(decision.label))
         ranked = [(str(name), float(score)) for name, score in decision.top]
         score = dict(ranked).get(label, float(decision.score))  # the shown class's own similarity
