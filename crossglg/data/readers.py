@@ -473,7 +473,7 @@ def read_msrc12_no_action(
         span = float(rng.uniform(spans_s[0], min(spans_s[1], b - a)))
         end = float(rng.uniform(a + span, b))
         inside = (times >= end - span) & (times <= end)
-        if inside.sum() < 2:
+        if inside.sum() < 2 or not joints[inside].any():  # all-zero frames: the person left the view
             continue
         out.append(
             SkeletonSequence(
