@@ -554,6 +554,8 @@ def main(argv: list[str] | None = None) -> int:
     report["load_average_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     print(table(report["results"]))
     for name, result in report["results"].items():
+        caught = ", ".join(f"{c} {d}/{n}" for c, (n, d) in result["total"]["per_class"].items())
+        print(f"{name}: caught per class: {caught}")
         print(f"{name}: targets {json.dumps(result['verdict'])}")
     print(f"machine: {report['machine']}; backend {backend}; {report['wall_s']:.0f} s")
     if args.out:

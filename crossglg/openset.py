@@ -293,13 +293,18 @@ def score_open_set(
     subsets: int = 5,
     prior: float = DEFAULT_PRIOR,
     rules: Sequence[str] = RULES,
+    background: np.ndarray | None = None,
 ) -> OpenSetScores:
     """Open-set scores of one set. Each episode (the NovelSet draw: one exemplar per class from one
     subject, the other subjects' samples as queries) is reused with ``subsets`` enrolled class subsets of
     ceil(fraction * C) classes; every query is scored, enrolled or not. ``mirrored``: embeddings of the
-    mirrored windows, row for row, to score "either hand" galleries."""
+    mirrored windows, row for row, to score "either hand" galleries. ``background``: (N, D) embeddings of
+    rest (the model's no-action examples); as in ``Gallery.decide``, a query at least as close to one of
+    them as to its best class is "unknown" at every level (its score is -inf)."""
     emb = _unit(embeddings)
     mir = _unit(mirrored) if mirrored is not None else None
+    rest = emb @ _unit(background).T if background is not None and len(background) else None
+    nearest_rest = rest.max(axis=1) if rest is not None else None
     labels = np.asarray(labels)
     num_classes = int(labels.max()) + 1
     enrolled = min(max(1, math.ceil(fraction * num_classes)), num_classes - 1)
@@ -315,9 +320,14 @@ def score_open_set(
             mprotos = mir[ex_by_class[chosen]] if mir is not None else None
             sims = class_similarities(emb[queries], protos, mprotos)
             between = gallery_similarities(protos, mprotos)
+            vetoed = (
+                nearest_rest[queries] >= sims.max(axis=1)
+                if nearest_rest is not None
+                else np.zeros(len(queries), bool)
+            )
             for rule in rules:
                 s, best = decision_scores(sims, rule, between, prior)
-                scores[rule].append(s)
+                scores[rule].append(np.where(vetoed, -np.inf, s))
             known.append(np.isin(labels[queries], chosen))
             correct.append(chosen[best] == labels[queries])
             galleries += 1
@@ -400,13 +410,16 @@ def evaluate_open_set_protocol(
     figures: bool = True,
     fraction: float = 0.5,
     subsets: int = 5,
+    no_action: bool = True,
     log=print,
 ) -> dict:
     """``crossglg-eval --open-set``: every candidate rule, either hand off and on, on the protocol's
-    base-class validation sets (each, and pooled) and its novel sets; openset.json and openset.png."""
+    base-class validation sets (each, and pooled) and its novel sets; openset.json and openset.png.
+    ``no_action``: the checkpoint's no-action examples, if it has them, are background for every gallery,
+    as in the app."""
     import time
 
-    from crossglg.checkpoint import read_checkpoint_config
+    from crossglg.checkpoint import read_checkpoint_config, read_no_action
     from crossglg.skeleton.augment import mirror
     from crossglg.training.data import prepare_data
     from crossglg.training.experiment import embed_fn_for_checkpoint
@@ -416,6 +429,8 @@ def evaluate_open_set_protocol(
     data = prepare_data(cfg, need_train=False)
     embed = raw_window_embeddings if checkpoint is None else embed_fn_for_checkpoint(checkpoint)
     calibration = load_calibration()
+    rest_windows = read_no_action(checkpoint) if checkpoint is not None and no_action else None
+    rest = embed(rest_windows) if rest_windows is not None else None
     val = list(data.val_sets)
     if len(val) > 1:
         val.append(pool_sets("val_pooled", data.val_sets))
@@ -427,6 +442,7 @@ def evaluate_open_set_protocol(
         "protocol": cfg["data"]["protocol"],
         "enrol_fraction": fraction,
         "subsets_per_draw": subsets,
+        "no_action_examples": 0 if rest is None else len(rest),
         "rules": {r: RULE_HELP[r] for r in RULES},
         "legacy_rule": f"cosine >= {LEGACY_THRESHOLD}",
         "calibration_in_use": {
@@ -453,6 +469,7 @@ def evaluate_open_set_protocol(
                 fraction=fraction,
                 subsets=subsets,
                 prior=calibration.prior,
+                background=rest,
             )
             entry[hand] = _set_report(
                 sc, calibration if hand == ("on" if calibration.either_hand else "off") else None, hand

@@ -64,6 +64,8 @@ class StreamScore:
     false_in_no_action: int
     no_action_s: float
     latencies_s: list[float] = field(default_factory=list)
+    # class -> [events, detected]: which actions a decision rule catches and which it loses
+    per_class: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def precision(self) -> float:
@@ -95,6 +97,15 @@ class StreamScore:
             self.false_in_no_action + other.false_in_no_action,
             self.no_action_s + other.no_action_s,
             self.latencies_s + other.latencies_s,
+            {
+                c: [
+                    a + b
+                    for a, b in zip(
+                        self.per_class.get(c, [0, 0]), other.per_class.get(c, [0, 0]), strict=True
+                    )
+                ]
+                for c in sorted(self.per_class.keys() | other.per_class.keys())
+            },
         )
 
     def summary(self) -> dict:
@@ -133,6 +144,11 @@ def score_stream(
         else:
             detected[owner] = f.time - events[owner].end
     busy = _union_length([(e.start, min(e.end + tolerance_s, span[1])) for e in events])
+    per_class: dict[str, list[int]] = {}
+    for k, e in enumerate(events):
+        counts = per_class.setdefault(e.label, [0, 0])
+        counts[0] += 1
+        counts[1] += k in detected
     return StreamScore(
         len(events),
         len(fired),
@@ -142,6 +158,7 @@ def score_stream(
         false_idle,
         max(0.0, span[1] - span[0] - busy),
         sorted(detected.values()),
+        per_class,
     )
 
 

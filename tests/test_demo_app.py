@@ -55,6 +55,8 @@ def test_window_plays_a_clip_with_poses_and_labels(make_app, qtbot, data_root):
     assert "FPS" in window.status_perf.text() and "latency" in window.status_perf.text()
     assert window.status_source.text() == "file tai_chi.mp4"
     assert window.status_backend.text().startswith("backend: ")
+    rest = app.embedder.no_action  # the shipped model brings its own rest examples, and the bar says so
+    assert (f"{len(rest)} rest examples" in window.status_backend.text()) == (rest is not None)
     image = window.grab().toImage()
     assert image.width() > 400 and not image.isNull()
 

@@ -136,6 +136,25 @@ def test_score_open_set_on_separable_and_confusable_embeddings():
     assert sc2.auroc("cosine") < 0.9 and sc2.operating_point("cosine", 0.5)["rejection"] < 1.0
 
 
+def test_rest_examples_reject_the_queries_nearer_to_them_at_every_level():
+    labels = np.repeat([0, 1], 3)
+    emb = np.array([[1, 0, -0.2]] * 3 + [[0, 1, -0.2]] * 3, np.float32)
+    emb[2] = [0.6, 0, 0.8]  # a quiet performance of class 0: nearer to rest than to its exemplar
+    ep = Episode(np.array([0, 3]), np.array([1, 2, 4, 5]))
+    rest = np.array([[0, 0, 1]], np.float32)
+
+    def scores(**kw):
+        return openset.score_open_set("toy", emb, labels, [ep], fraction=0.5, subsets=5, **kw)
+
+    plain, vetoed = scores(), scores(background=rest)
+    assert plain.operating_point("cosine", -1.0)["rejection"] == 0.0
+    assert np.isneginf(vetoed.scores["cosine"]).sum() == 2  # query 2 in both one-class galleries
+    # rejected even at level -1: the quiet query when class 1 alone is enrolled (1 of 4 unknown queries)
+    assert vetoed.operating_point("cosine", -1.0)["rejection"] == 0.25
+    far = scores(background=np.array([[-1, -1, 0]], np.float32))  # rest no query resembles: no change
+    np.testing.assert_array_equal(far.scores["cosine"], plain.scores["cosine"])
+
+
 # ---------------------------------------------------------------------- the calibrated default rule
 
 
@@ -316,3 +335,27 @@ def test_open_set_eval_mode_on_the_real_data(data_root, tmp_path):
     assert ut["legacy"]["rejection"] == pytest.approx(cosine["rejection"][i], abs=1e-4)
     cal = openset.select_calibration([report])
     assert cal["rule"] in openset.RULES and len(cal["meta"]["candidates"]) == 2 * len(openset.RULES)
+
+
+def test_open_set_eval_scores_with_the_models_rest_examples_as_the_app_does(data_root, tmp_path):
+    from crossglg.checkpoint import NO_ACTION_KEEP
+    from train.evaluate import main
+
+    config = str(REPO / "train/configs/kinect_msrc12_msr_stgcn_full.toml")
+    reports = {}
+    for mode in ("model", "off"):
+        out = tmp_path / mode
+        args = [config, "--checkpoint", "default", "--draws", "1", "--out", str(out), "--open-set"]
+        assert main([*args, "--no-figures", "--data-root", str(data_root), "--no-action", mode]) == 0
+        reports[mode] = json.loads((out / "openset.json").read_text())
+    assert (
+        reports["model"]["no_action_examples"] == NO_ACTION_KEEP and reports["off"]["no_action_examples"] == 0
+    )
+    vetoed = 0
+    for name, entry in reports["model"]["sets"].items():
+        with_rest, without = entry["off"]["default"], reports["off"]["sets"][name]["off"]["default"]
+        # rest examples can only turn answers into "unknown"
+        assert with_rest["rejection"] >= without["rejection"]
+        assert with_rest["known_accuracy"] <= without["known_accuracy"]
+        vetoed += with_rest["rejection"] > without["rejection"]
+    assert vetoed > 0  # and on real data they do

@@ -37,8 +37,9 @@ def test_score_counts_detections_doubles_and_false_labels():
     assert score.latencies_s == pytest.approx([-0.2, 0.3])
     assert score.no_action_s == pytest.approx(60.0 - 3 * 2.0)
     assert score.false_per_minute == pytest.approx(1 / (54 / 60))
-    total = score + score
-    assert total.events == 6 and total.f1 == pytest.approx(score.f1)
+    assert score.per_class == {"kick": [2, 1], "punch": [1, 1]}  # the second kick was never named
+    total = score + score + score_stream([Event("wave", 1.0, 2.0)], [], (0.0, 5.0))
+    assert total.events == 7 and total.per_class == {"kick": [4, 2], "punch": [2, 2], "wave": [1, 0]}
 
 
 def test_read_stream_gives_whole_recordings_where_read_file_gives_cuts(data_root, tmp_path):

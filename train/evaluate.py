@@ -41,6 +41,13 @@ def main(argv: list[str] | None = None) -> int:
         help="instead: open-set evaluation (half the classes enrolled, every class queried) on "
         "the validation and novel sets -> openset.json, openset.png (crossglg.openset)",
     )
+    p.add_argument(
+        "--no-action",
+        choices=("model", "off"),
+        default="model",
+        help="--open-set: the model's no-action examples as background for every gallery (as in the app), "
+        "or not",
+    )
     args = p.parse_args(argv)
 
     from crossglg.training.config import ConfigError, load_config
@@ -83,7 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         from crossglg.openset import evaluate_open_set_protocol
 
         evaluate_open_set_protocol(
-            cfg, None if args.raw else args.checkpoint, args.out, figures=not args.no_figures
+            cfg,
+            None if args.raw else args.checkpoint,
+            args.out,
+            figures=not args.no_figures,
+            no_action=args.no_action == "model",
         )
         print(f"-> {args.out / 'openset.json'}")
         return 0

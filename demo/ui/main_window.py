@@ -137,6 +137,13 @@ class MainWindow(QMainWindow):
 
         self.status_source = QLabel("no source")
         self.status_backend = QLabel(f"backend: {backend_name}")
+        rest = store.embedder.no_action
+        if rest is not None:  # the model's own "no action" examples answer "unknown" for every gallery
+            self.status_backend.setText(f"backend: {backend_name}, {len(rest)} rest examples")
+            self.status_backend.setToolTip(
+                "The model brings examples of people doing nothing in particular; a moment that looks "
+                "more like them than like any action is 'unknown'."
+            )
         self.status_perf = QLabel("")
         self.status_message = QLabel("")
         status_bar = _made(self.statusBar())
