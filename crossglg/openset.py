@@ -134,17 +134,26 @@ class Calibration:
     # either-hand "on"/"off" -> {"levels": [...], "known_accuracy": [...], "rejection": [...]}, validation
     curves: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
+    # the same curves for models that bring rest examples (a "no action" class), measured with them as
+    # background, as the app decides (python -m crossglg.openset rest-curves); empty: not measured
+    rest_curves: dict = field(default_factory=dict)
 
-    def tradeoff(self, level: float | None = None, either_hand: bool | None = None) -> dict[str, Any]:
+    def tradeoff(
+        self, level: float | None = None, either_hand: bool | None = None, rest: bool = False
+    ) -> dict[str, Any]:
         """Expected known accuracy and rejection of never-enrolled actions at ``level`` (default: the
-        calibrated one), interpolated on the validation curve; None where no curve was measured."""
+        calibrated one), interpolated on the validation curve; None where no curve was measured.
+        ``rest``: for a model with rest examples (the rest curves, where measured; ``with_rest`` says
+        whether they were)."""
         level = self.level if level is None else float(level)
         hand = self.either_hand if either_hand is None else bool(either_hand)
-        curve = self.curves.get("on" if hand else "off")
+        with_rest = rest and bool(self.rest_curves)
+        curve = (self.rest_curves if with_rest else self.curves).get("on" if hand else "off")
         out: dict[str, Any] = {
             "rule": self.rule,
             "level": level,
             "either_hand": hand,
+            "with_rest": with_rest,
             "known_accuracy": None,
             "rejection": None,
         }
@@ -178,18 +187,21 @@ def calibration_from_dict(data: dict, where: str = "calibration") -> Calibration
             raise ValueError(f"{where}: field {key!r} must be a finite number")
     if not isinstance(data.get("either_hand"), bool):
         raise ValueError(f"{where}: field 'either_hand' must be true or false")
-    curves = data.get("curves", {})
-    for name, curve in curves.items():
-        lengths = {len(curve.get(k, [])) for k in ("levels", "known_accuracy", "rejection")}
-        if len(lengths) != 1 or 0 in lengths:
-            raise ValueError(f"{where}: curves.{name} needs equally long levels / known_accuracy / rejection")
+    for field_name in ("curves", "rest_curves"):
+        for name, curve in data.get(field_name, {}).items():
+            lengths = {len(curve.get(k, [])) for k in ("levels", "known_accuracy", "rejection")}
+            if len(lengths) != 1 or 0 in lengths:
+                raise ValueError(
+                    f"{where}: {field_name}.{name} needs equally long levels / known_accuracy / rejection"
+                )
     return Calibration(
         data["rule"],
         float(data["level"]),
         data["either_hand"],
         float(data["prior"]),
-        curves,
+        data.get("curves", {}),
         data.get("meta", {}),
+        data.get("rest_curves", {}),
     )
 
 
@@ -627,6 +639,7 @@ def select_calibration(reports: Sequence[dict]) -> dict:
                     "config": r["config"],
                     "enrol_fraction": r["enrol_fraction"],
                     "subsets_per_draw": r["subsets_per_draw"],
+                    "no_action_examples": r.get("no_action_examples", 0),  # rest examples as background
                 }
                 for r in reports
             ],
@@ -717,9 +730,33 @@ def write_json(path: Path, payload: dict) -> Path:
     return atomic_write_text(path, text + "\n")
 
 
+def _add_rest_curves(reports: list[dict], paths: list[Path], calibration: Path) -> int:
+    from crossglg.io import read_json_object
+
+    data = read_json_object(calibration)
+    cal = calibration_from_dict(data, str(calibration))
+    for report, path in zip(reports, paths, strict=True):
+        if not report.get("no_action_examples"):
+            print(f"{path}: field 'no_action_examples' is 0: not scored with rest examples", file=sys.stderr)
+            return 2
+    data["rest_curves"] = {h: _mean_curve(reports, cal.rule, h) for h in ("off", "on")}
+    data.setdefault("meta", {})["rest_reports"] = [
+        {k: r.get(k) for k in ("checkpoint", "model_hash", "config", "no_action_examples")} for r in reports
+    ]
+    write_json(calibration, data)
+    point = calibration_from_dict(data).tradeoff(rest=True)
+    print(
+        f"{calibration}: rest curves of {len(reports)} models; at {cal.rule} >= {cal.level:g}: known "
+        f"{point['known_accuracy'] * 100:.1f}, rejected {point['rejection'] * 100:.1f}"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m crossglg.openset calibrate REPORT.json [...] --out FILE``: choose the default rule from
-    the validation curves of one or more ``crossglg-eval --open-set`` reports and write the calibration."""
+    the validation curves of one or more ``crossglg-eval --open-set`` reports and write the calibration.
+    ``rest-curves REPORT.json [...]``: add the chosen rule's curves measured with rest examples (reports
+    of models with a no-action class) to the calibration, leaving the choice as it is."""
     p = argparse.ArgumentParser(prog="python -m crossglg.openset", description=main.__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("calibrate", help="write the calibration JSON from openset.json reports")
@@ -730,8 +767,13 @@ def main(argv: list[str] | None = None) -> int:
         help="openset.json of protocol models (never saw the validation classes)",
     )
     c.add_argument("--out", type=Path, default=CALIBRATION_FILE)
+    r = sub.add_parser("rest-curves", help="add curves measured with rest examples to a calibration")
+    r.add_argument("reports", nargs="+", type=Path, help="openset.json of models with rest examples")
+    r.add_argument("--calibration", type=Path, default=CALIBRATION_FILE)
     args = p.parse_args(argv)
     reports = [json.loads(r.read_text(encoding="utf-8")) for r in args.reports]
+    if args.command == "rest-curves":
+        return _add_rest_curves(reports, args.reports, args.calibration)
     cal = select_calibration(reports)
     write_json(args.out, cal)
     print(f"{args.out}: rule {cal['rule']} level {cal['level']:g} either hand {cal['either_hand']}")

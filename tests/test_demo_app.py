@@ -288,6 +288,21 @@ def test_settings_dialog_shows_the_measured_tradeoff_of_the_operating_point(qtbo
     assert dialog.tradeoff.text() != calibrated_text  # a more permissive level rejects fewer
 
 
+def test_settings_dialog_shows_the_tradeoff_measured_with_the_models_rest_examples(qtbot):
+    from crossglg.openset import load_calibration
+    from demo.ui.dialogs import SettingsDialog
+
+    calibration = load_calibration()
+    assert calibration.rest_curves, "the shipped calibration measures models with rest examples too"
+    plain, rest = SettingsDialog(Settings()), SettingsDialog(Settings(), rest_examples=64)
+    qtbot.addWidget(plain)
+    qtbot.addWidget(rest)
+    assert "rest examples" not in plain.tradeoff.text()
+    assert "64 rest examples as here" in rest.tradeoff.text()
+    point = calibration.tradeoff(rest=True)
+    assert f"{100 * point['known_accuracy']:.0f} % of enrolled" in rest.tradeoff.text()
+
+
 def test_settings_dialog_edits_the_recognition_settings_and_keeps_the_rest(qtbot):
     from demo.ui.dialogs import SettingsDialog
 

@@ -196,6 +196,7 @@ def test_decide_without_arguments_uses_the_calibrated_rule(calibration):
         "rule": "cosine",
         "level": 0.5,
         "either_hand": False,
+        "with_rest": False,
         "known_accuracy": 0.6,
         "rejection": 0.7,
     }
@@ -222,6 +223,7 @@ def test_explicit_arguments_override_the_calibration(calibration):
         "rule": "cosine",
         "level": 0.0,
         "either_hand": g.either_hand,
+        "with_rest": False,
         "known_accuracy": 0.8,
         "rejection": 0.2,
     }
@@ -359,3 +361,18 @@ def test_open_set_eval_scores_with_the_models_rest_examples_as_the_app_does(data
         assert with_rest["known_accuracy"] <= without["known_accuracy"]
         vetoed += with_rest["rejection"] > without["rejection"]
     assert vetoed > 0  # and on real data they do
+    # the rest curves of a calibration come from such reports only; the choice itself is kept
+    target = tmp_path / "calibration.json"
+    target.write_bytes(openset.CALIBRATION_FILE.read_bytes())
+    assert (
+        openset.main(["rest-curves", str(tmp_path / "off/openset.json"), "--calibration", str(target)]) == 2
+    )
+    assert (
+        openset.main(["rest-curves", str(tmp_path / "model/openset.json"), "--calibration", str(target)]) == 0
+    )
+    shipped, updated = openset.load_calibration(), openset.load_calibration(target)
+    assert (updated.rule, updated.level, updated.curves) == (shipped.rule, shipped.level, shipped.curves)
+    point = updated.tradeoff(rest=True)
+    assert point["with_rest"] and not updated.tradeoff()["with_rest"]
+    assert updated.meta["rest_reports"][0]["no_action_examples"] == NO_ACTION_KEEP
+    assert 0.0 <= point["known_accuracy"] <= 1.0 and 0.0 <= point["rejection"] <= 1.0

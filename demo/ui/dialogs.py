@@ -110,12 +110,15 @@ class EnrolDialog(QDialog):
 
 
 class SettingsDialog(QDialog):
-    """Edits the recognition and display settings; :meth:`settings` gives the edited copy."""
+    """Edits the recognition and display settings; :meth:`settings` gives the edited copy.
+    ``rest_examples``: how many rest examples the model brings (the trade-off shown is then the one
+    measured with them)."""
 
-    def __init__(self, settings: Settings, parent=None):
+    def __init__(self, settings: Settings, parent=None, rest_examples: int = 0):
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.original = settings
+        self.rest_examples = rest_examples
         self.calibration = load_calibration()
         self.calibrated = QCheckBox(f"Calibrated ({self.calibration.level:.2f}, recommended)")
         self.calibrated.setChecked(settings.threshold is None)
@@ -184,12 +187,18 @@ class SettingsDialog(QDialog):
         if self.calibrated.isChecked():
             self.threshold.setValue(self.calibration.level)
         self.threshold.setEnabled(not self.calibrated.isChecked())
-        t = self.calibration.tradeoff(float(self.threshold.value()))
+        t = self.calibration.tradeoff(float(self.threshold.value()), rest=self.rest_examples > 0)
         if t.get("known_accuracy") is None or t.get("rejection") is None:
             self.tradeoff.setText("No measured trade-off for this level.")
             return
+        if t["with_rest"]:
+            where = f"held-out classes, with a model's {self.rest_examples} rest examples as here"
+        elif self.rest_examples:
+            where = f"held-out classes, without this model's {self.rest_examples} rest examples"
+        else:
+            where = "held-out classes"
         self.tradeoff.setText(
-            f"Measured on held-out classes: {100 * t['rejection']:.0f} % of actions that were "
+            f"Measured on {where}: {100 * t['rejection']:.0f} % of actions that were "
             f"never enrolled answered 'unknown'; {100 * t['known_accuracy']:.0f} % of enrolled "
             "actions labelled correctly."
         )

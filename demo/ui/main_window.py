@@ -343,7 +343,8 @@ class MainWindow(QMainWindow):
         self.video.update()
 
     def edit_settings(self) -> None:
-        dialog = SettingsDialog(self.pipeline.settings, self)
+        rest = self.store.embedder.no_action
+        dialog = SettingsDialog(self.pipeline.settings, self, rest_examples=0 if rest is None else len(rest))
         if dialog.exec():
             self.apply_settings(dialog.settings())
 
