@@ -315,8 +315,9 @@ def score_open_set(
     them as to its best class is "unknown" at every level (its score is -inf)."""
     emb = _unit(embeddings)
     mir = _unit(mirrored) if mirrored is not None else None
-    rest = emb @ _unit(background).T if background is not None and len(background) else None
-    nearest_rest = rest.max(axis=1) if rest is not None else None
+    nearest_rest = None
+    if background is not None and len(background):
+        nearest_rest = (emb @ _unit(background).T).max(axis=1)
     labels = np.asarray(labels)
     num_classes = int(labels.max()) + 1
     enrolled = min(max(1, math.ceil(fraction * num_classes)), num_classes - 1)
@@ -332,11 +333,7 @@ def score_open_set(
             mprotos = mir[ex_by_class[chosen]] if mir is not None else None
             sims = class_similarities(emb[queries], protos, mprotos)
             between = gallery_similarities(protos, mprotos)
-            vetoed = (
-                nearest_rest[queries] >= sims.max(axis=1)
-                if nearest_rest is not None
-                else np.zeros(len(queries), bool)
-            )
+            vetoed = nearest_rest[queries] >= sims.max(axis=1) if nearest_rest is not None else False
             for rule in rules:
                 s, best = decision_scores(sims, rule, between, prior)
                 scores[rule].append(np.where(vetoed, -np.inf, s))

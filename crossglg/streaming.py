@@ -88,6 +88,11 @@ class StreamScore:
         return float(np.percentile(self.latencies_s, q)) if self.latencies_s else None
 
     def __add__(self, other: StreamScore) -> StreamScore:
+        per_class = {c: [0, 0] for c in sorted(self.per_class.keys() | other.per_class.keys())}
+        for part in (self.per_class, other.per_class):
+            for c, (events, detected) in part.items():
+                per_class[c][0] += events
+                per_class[c][1] += detected
         return StreamScore(
             self.events + other.events,
             self.fires + other.fires,
@@ -97,15 +102,7 @@ class StreamScore:
             self.false_in_no_action + other.false_in_no_action,
             self.no_action_s + other.no_action_s,
             self.latencies_s + other.latencies_s,
-            {
-                c: [
-                    a + b
-                    for a, b in zip(
-                        self.per_class.get(c, [0, 0]), other.per_class.get(c, [0, 0]), strict=True
-                    )
-                ]
-                for c in sorted(self.per_class.keys() | other.per_class.keys())
-            },
+            per_class,
         )
 
     def summary(self) -> dict:
