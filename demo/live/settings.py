@@ -28,8 +28,9 @@ class Settings:
     stride: int = 5  # infer every `stride` processed frames
     smoothing: int = 3  # windows whose embeddings are averaged before deciding
     # decisions in a row a new label needs before it is shown: fewer flickering and false labels, each
-    # extra one adds a stride of latency (chosen on validation streams, docs/results.md "Streaming")
-    hold: int = 2
+    # extra one adds a stride of latency (chosen on validation streams with the model's rest examples,
+    # docs/results.md "Hold and smoothing with rest examples"; 2 before them)
+    hold: int = 1
     # time covered by one 60-frame window (examples are still recorded for 2 s): shorter windows name an
     # action sooner after it ends (chosen on validation streams, docs/results.md "Window length")
     window_seconds: float = 1.25
