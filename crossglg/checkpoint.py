@@ -26,6 +26,7 @@ from torch import nn
 
 from crossglg.io import read_json_object
 from crossglg.paths import resource_path
+from crossglg.skeleton.window import WINDOW_BODIES
 
 if TYPE_CHECKING:
     from crossglg.models import CrossGLG, SkeletonBranch
@@ -36,8 +37,9 @@ WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 # Windows of no-action time the model was trained on as its own class (data.no_action_persons): at run
 # time they are background for every gallery, so standing or resting between actions is "unknown".
+# All of them are kept (a subset of 64 left more stray labels on the validation streams, docs/results.md
+# "Rest windows kept"); bodies that are zero in every window are not stored.
 NO_ACTION_FILE = "no_action.npy"
-NO_ACTION_KEEP = 64  # a seeded subset of the training windows: enough shapes of rest, ~2 MB
 # The one place that locates the shipped models (switching to importlib.resources changes this line).
 MODELS_DIR = resource_path("models")
 SHIPPED_MODELS = {"default": "crossglg_default", "full": "crossglg_full"}  # name -> folder in MODELS_DIR
@@ -177,13 +179,17 @@ def save_checkpoint(
         )
         (tmp / CONFIG_FILE).write_text(text + "\n", encoding="utf-8")
         if no_action is not None:
-            np.save(tmp / NO_ACTION_FILE, np.ascontiguousarray(no_action, np.float32), allow_pickle=False)
+            windows = np.asarray(no_action, np.float32)
+            used = np.flatnonzero(windows.any(axis=(0, 1, 2, 3)))
+            bodies = int(used[-1]) + 1 if len(used) else 1
+            np.save(tmp / NO_ACTION_FILE, np.ascontiguousarray(windows[..., :bodies]), allow_pickle=False)
     return directory
 
 
 def read_no_action(directory: str | os.PathLike) -> np.ndarray | None:
-    """The checkpoint's no-action windows (N, 3, T, 25, M) float32, or None when it has none (a model
-    trained without the class). A file that is not such an array raises CheckpointError naming it."""
+    """The checkpoint's no-action windows (N, 3, T, 25, M) float32, with M at least the window's bodies
+    (unused ones are stored trimmed), or None when it has none (a model trained without the class). A file
+    that is not such an array raises CheckpointError naming it."""
     path = Path(directory) / NO_ACTION_FILE
     if not path.is_file():
         return None
@@ -195,7 +201,8 @@ def read_no_action(directory: str | os.PathLike) -> np.ndarray | None:
         raise CheckpointError(f"{path}: shape {windows.shape}, expected (N, 3, T, 25, M) with N >= 1")
     if not np.isfinite(windows).all():
         raise CheckpointError(f"{path}: NaN or infinite values")
-    return windows.astype(np.float32, copy=False)
+    missing = max(0, WINDOW_BODIES - windows.shape[4])
+    return np.pad(windows.astype(np.float32, copy=False), [(0, 0)] * 4 + [(0, missing)])
 
 
 def read_checkpoint_config(directory: str | os.PathLike) -> dict[str, Any]:

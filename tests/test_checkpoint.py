@@ -84,6 +84,11 @@ def test_no_action_windows_round_trip_and_bad_files_are_named(saved, tmp_path):
     windows = np.random.default_rng(0).normal(size=(4, 3, 60, 25, 2)).astype(np.float32)
     path = save_checkpoint(tmp_path / "rest", model, classes=CLASSES, no_action=windows)
     np.testing.assert_array_equal(read_no_action(path), windows)
+    one_body = windows.copy()
+    one_body[..., 1] = 0  # one person in every window: the empty second body is not stored ...
+    path = save_checkpoint(tmp_path / "rest", model, classes=CLASSES, no_action=one_body)
+    assert np.load(path / NO_ACTION_FILE).shape == (4, 3, 60, 25, 1)
+    np.testing.assert_array_equal(read_no_action(path), one_body)  # ... and comes back as zeros
     np.save(path / NO_ACTION_FILE, windows[:, :, :, :20])
     with pytest.raises(CheckpointError, match="no_action.npy: shape"):
         read_no_action(path)

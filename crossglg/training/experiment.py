@@ -80,16 +80,13 @@ def make_augmenter(cfg: dict):
 
 
 def no_action_exemplars(data) -> np.ndarray | None:
-    """A seeded subset of the "no action" class's training windows, kept with the checkpoint; None when
-    the protocol has no such class."""
-    from crossglg.checkpoint import NO_ACTION_KEEP
+    """The "no action" class's training windows, kept with the checkpoint; None when the protocol has
+    no such class."""
     from crossglg.data.readers import NO_ACTION
 
     if NO_ACTION not in data.class_names:
         return None
-    rows = np.flatnonzero(data.train_labels == data.class_names.index(NO_ACTION))
-    keep = np.sort(np.random.default_rng(0).permutation(rows)[:NO_ACTION_KEEP])
-    return data.train_windows[keep]
+    return data.train_windows[data.train_labels == data.class_names.index(NO_ACTION)]
 
 
 def train_experiment(cfg: dict, run_dir: Path, resume: bool = True, log=print) -> dict:
