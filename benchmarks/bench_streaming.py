@@ -3,7 +3,7 @@
     python benchmarks/bench_streaming.py --out streaming.json [--msrc12-per-person K] [--seed 0]
         [--threshold LEVEL] [--stride N] [--smoothing N] [--hold N] [--sets precog,msrc12]
         [--part all|val|test] [--msrc12-persons 4,5] [--model DIR] [--no-action model|off]
-        [--idle K --idle-from next|same --idle-window whole|end]
+        [--idle K --idle-from next|same --idle-window whole|end] [--msrc12-enrol K]
 
 Each recording is replayed frame by frame through ``demo.live.replay`` (the app's buffer, 60-frame window,
 stride, smoothing and open-set decision, with the app's default Settings unless --stride / --smoothing
@@ -222,6 +222,7 @@ def msrc12(
     idle_from: str = "next",
     idle_window: str = "whole",
     only: tuple[int, ...] = (),
+    enrol: int = 0,
 ) -> dict:
     from crossglg.data.readers import (
         MSRC12_AFTER_S,
@@ -276,6 +277,7 @@ def msrc12(
         return window, f"{csv.name}@{point:.2f}"
 
     idle_rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])  # gesture draws unchanged
+    enrol_rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])  # a child of its own
 
     @cache  # every replayed session of a person draws from the same few sessions: read each once
     def idle_source(csv: Path) -> tuple[np.ndarray, list, list]:
@@ -317,15 +319,26 @@ def msrc12(
         return found
 
     rows, total, compute, model, gallery_info, counts, seconds = [], None, [], [], {}, {}, 0.0
+    unenrolled, unenrolled_s = None, 0.0  # sessions of gestures the gallery lacks (enrol > 0)
     replayed = set(only) if only else _part(persons, part)
     for p in persons:  # every person's exemplars are drawn, so each part sees the same galleries
         pairs = {names[g]: exemplar(p, g) for g in sorted(names)}
+        enrolled = (
+            set(enrol_rng.choice(sorted(names), enrol, replace=False).tolist()) if enrol else set(names)
+        )
         if p not in replayed:
             continue
-        gallery_info[p] = {k: s for k, (_, s) in pairs.items()}
-        windows = {k: w for k, (w, _) in pairs.items()}
+        gallery_info[p] = {names[g]: pairs[names[g]][1] for g in sorted(enrolled)}
+        windows = {names[g]: pairs[names[g]][0] for g in sorted(enrolled)}
         gallery = _gallery(setup.embedder, windows, gallery_info[p])
         for gesture, csv in chosen[p]:
+            if gesture not in enrolled:  # every label shown here names an action the user is not doing
+                segments = read_stream(csv, "msrc12")
+                times, _ = stream_frames(segments[0])
+                score, _, _, _ = _evaluate(segments, [], setup, gallery)
+                unenrolled = score if unenrolled is None else unenrolled + score
+                unenrolled_s += float(times[-1] - times[0])
+                continue
             background = idle_windows(p, csv) if idle else []  # drawn per session: "same" skips it
             if background:
                 gallery = _gallery(setup.embedder, windows, gallery_info[p], background)
@@ -364,6 +377,14 @@ def msrc12(
         "stream_s": seconds,
         "decision_counts": counts,
         "gallery_sources": {str(k): v for k, v in gallery_info.items()},
+        "enrolled_per_gallery": enrol or len(names),
+        "never_enrolled": None
+        if unenrolled is None
+        else {
+            "seconds": unenrolled_s,
+            "labels": unenrolled.fires,
+            "per_minute": unenrolled.fires / (unenrolled_s / 60),
+        },
         "total": total.summary(),
         **_times(compute, model),
         "per_recording": rows,
@@ -473,6 +494,13 @@ def main(argv: list[str] | None = None) -> int:
         "no-action class came from persons 1-3); overrides --part there",
     )
     p.add_argument(
+        "--msrc12-enrol",
+        type=int,
+        default=0,
+        help="MSRC-12: enrol only this many gestures per gallery (seeded); the sessions of the others are "
+        "scored as labels per minute during actions that were never enrolled (default: all)",
+    )
+    p.add_argument(
         "--no-action",
         choices=("model", "off"),
         default="model",
@@ -545,6 +573,7 @@ def main(argv: list[str] | None = None) -> int:
             idle_from=args.idle_from,
             idle_window=args.idle_window,
             only=args.msrc12_persons,
+            enrol=args.msrc12_enrol,
         )
         result["wall_s"] = time.perf_counter() - t0
         report["results"]["msrc12"] = result
@@ -556,6 +585,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, result in report["results"].items():
         caught = ", ".join(f"{c} {d}/{n}" for c, (n, d) in result["total"]["per_class"].items())
         print(f"{name}: caught per class: {caught}")
+        if result.get("never_enrolled"):
+            ne = result["never_enrolled"]
+            print(
+                f"{name}: {ne['labels']} labels in {ne['seconds']:.0f} s of never-enrolled gestures: "
+                f"{ne['per_minute']:.1f} / min"
+            )
         print(f"{name}: targets {json.dumps(result['verdict'])}")
     print(f"machine: {report['machine']}; backend {backend}; {report['wall_s']:.0f} s")
     if args.out:
