@@ -332,9 +332,9 @@ def msrc12(
         windows = {names[g]: pairs[names[g]][0] for g in sorted(enrolled)}
         gallery = _gallery(setup.embedder, windows, gallery_info[p])
         for gesture, csv in chosen[p]:
+            segments = read_stream(csv, "msrc12")
+            times, _ = stream_frames(segments[0])
             if gesture not in enrolled:  # every label shown here names an action the user is not doing
-                segments = read_stream(csv, "msrc12")
-                times, _ = stream_frames(segments[0])
                 score, _, _, _ = _evaluate(segments, [], setup, gallery)
                 unenrolled = score if unenrolled is None else unenrolled + score
                 unenrolled_s += float(times[-1] - times[0])
@@ -342,8 +342,6 @@ def msrc12(
             background = idle_windows(p, csv) if idle else []  # drawn per session: "same" skips it
             if background:
                 gallery = _gallery(setup.embedder, windows, gallery_info[p], background)
-            segments = read_stream(csv, "msrc12")
-            times, _ = stream_frames(segments[0])
             tags = read_msrc12_tags(csv.with_suffix(".tagstream"))
             events = [e for e in msrc12_events(tags, names) if e.end > times[0] and e.start < times[-1]]
             score, predictions, c_ms, m_ms = _evaluate(segments, events, setup, gallery)

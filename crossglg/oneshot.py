@@ -313,11 +313,12 @@ class Gallery:
         rows = [e.embedding for e in items]
         if self.either_hand:
             rows += [e.mirrored for e in items if e.mirrored is not None]
-        if extra is not None:
-            rows += list(self._check_embeddings(extra, "background"))
-        if not rows:
+        blocks = [np.stack(rows)] if rows else []
+        if extra is not None:  # kept as one block: it is the same (N, D) array at every decision
+            blocks.append(self._check_embeddings(extra, "background"))
+        if not blocks:
             return None
-        return float(np.max(np.stack(rows) @ self._query(embedding)))
+        return float(np.max(np.concatenate(blocks) @ self._query(embedding)))
 
     def rank(self, embedding: np.ndarray, k: int | None = None) -> list[tuple[str, float]]:
         """Action classes by cosine similarity to one embedding, best first (all classes if k is None)."""
