@@ -138,8 +138,9 @@ class MainWindow(QMainWindow):
         self.status_source = QLabel("no source")
         self.status_backend = QLabel(f"backend: {backend_name}")
         rest = store.embedder.no_action
-        if rest is not None:  # the model's own "no action" examples answer "unknown" for every gallery
-            self.status_backend.setText(f"backend: {backend_name}, {len(rest)} rest examples")
+        self.rest_examples = 0 if rest is None else len(rest)
+        if self.rest_examples:  # the model's own "no action" examples answer "unknown" for every gallery
+            self.status_backend.setText(f"backend: {backend_name}, {self.rest_examples} rest examples")
             self.status_backend.setToolTip(
                 "The model brings examples of people doing nothing in particular; a moment that looks "
                 "more like them than like any action is 'unknown'."
@@ -343,8 +344,7 @@ class MainWindow(QMainWindow):
         self.video.update()
 
     def edit_settings(self) -> None:
-        rest = self.store.embedder.no_action
-        dialog = SettingsDialog(self.pipeline.settings, self, rest_examples=0 if rest is None else len(rest))
+        dialog = SettingsDialog(self.pipeline.settings, self, rest_examples=self.rest_examples)
         if dialog.exec():
             self.apply_settings(dialog.settings())
 
