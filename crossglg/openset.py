@@ -645,6 +645,38 @@ def select_calibration(reports: Sequence[dict]) -> dict:
     }
 
 
+STREAM_LEVEL_TIE = 0.01  # levels whose mean score is this close to the best count as tied
+
+
+def choose_stream_level(points: Sequence[tuple[str, float, float]], current: float) -> dict:
+    """The level chosen from (model, level, score) points of the never-enrolled stream measure
+    (``bench_streaming.py --msrc12-enrol K``, score: F1 with labels shown during never-enrolled gestures
+    counted as wrong). The best mean over all points wins; a level within ``STREAM_LEVEL_TIE`` of it that
+    is higher wins instead (fewer stray labels). It replaces ``current`` only if it beats it on every
+    model's own mean, so that one seed alone cannot move the default."""
+    by_level: dict[float, dict[str, list[float]]] = {}
+    for model, level, score in points:
+        by_level.setdefault(round(float(level), 4), {}).setdefault(model, []).append(float(score))
+    models = {m for per_model in by_level.values() for m in per_model}
+    table: list[dict[str, Any]] = []
+    for level, per_model in sorted(by_level.items()):
+        if set(per_model) != models:
+            raise ValueError(
+                f"level {level:g} was measured for {sorted(per_model)}, not for {sorted(models)}"
+            )
+        means = {m: float(np.mean(v)) for m, v in sorted(per_model.items())}
+        scores = [x for v in per_model.values() for x in v]
+        table.append({"level": level, "score": float(np.mean(scores)), "per_model": means})
+    best = max(row["score"] for row in table)
+    chosen = max(row["level"] for row in table if row["score"] >= best - STREAM_LEVEL_TIE)
+    at = {r["level"]: r for r in table}
+    base = at.get(round(float(current), 4))
+    if base is None:
+        raise ValueError(f"the current level {current:g} was not measured; measured: {sorted(at)}")
+    moved = chosen != base["level"] and all(at[chosen]["per_model"][m] > base["per_model"][m] for m in models)
+    return {"level": chosen if moved else base["level"], "candidate": chosen, "moved": moved, "table": table}
+
+
 # ------------------------------------------------------------------------------------------- figure
 
 
@@ -749,11 +781,68 @@ def _add_rest_curves(reports: list[dict], paths: list[Path], calibration: Path) 
     return 0
 
 
+def _stream_point(report: dict, path: Path) -> tuple[str, float, float, list[int], int]:
+    """(model, level, open-set stream F1, persons, enrolled per gallery) of a never-enrolled stream report."""
+    from dataclasses import fields
+
+    from crossglg.streaming import StreamScore
+
+    msrc = report.get("results", {}).get("msrc12") or {}
+    if not msrc.get("never_enrolled"):
+        raise ValueError(f"{path}: field 'results.msrc12.never_enrolled' is empty: run with --msrc12-enrol K")
+    total = StreamScore(**{f.name: msrc["total"][f.name] for f in fields(StreamScore)})
+    score = total.open_set_f1(msrc["never_enrolled"]["labels"])
+    return (
+        report["model_hash"],
+        report["settings"]["threshold"],
+        score,
+        msrc["persons"],
+        msrc["enrolled_per_gallery"],
+    )
+
+
+def _set_stream_level(reports: list[dict], paths: list[Path], calibration: Path) -> int:
+    from crossglg.io import read_json_object
+
+    data = read_json_object(calibration)
+    cal = calibration_from_dict(data, str(calibration))
+    points = [_stream_point(r, p) for r, p in zip(reports, paths, strict=True)]
+    persons = sorted({q for *_, ps, _ in points for q in ps})
+    current = [c for c in cal.meta.get("candidates", []) if c["rule"] == cal.rule]
+    current_level = next(
+        (c["level"] for c in current if c["either_hand"] == cal.either_hand), data["level"]
+    )  # the open-set curves' choice, so that re-running starts from the same place
+    choice = choose_stream_level([(m, lvl, f1) for m, lvl, f1, *_ in points], current_level)
+    data["level"] = choice["level"]
+    data.setdefault("meta", {})["stream_level"] = {
+        "criterion": "open-set stream F1 (labels during never-enrolled gestures count as wrong), mean over "
+        f"models and galleries; ties within {STREAM_LEVEL_TIE} go to the higher level; the open-set "
+        "curves' level is replaced only if beaten on every model",
+        "open_set_level": current_level,
+        "msrc12_persons": persons,
+        "enrolled_per_gallery": sorted({k for *_, k in points}),
+        "reports": [
+            {"model_hash": r["model_hash"], "model": r["model"], "command": r["command"]} for r in reports
+        ],
+        **choice,
+    }
+    write_json(calibration, data)
+    for row in choice["table"]:
+        own = ", ".join(f"{m[:12]} {v:.3f}" for m, v in row["per_model"].items())
+        print(f"  level {row['level']:.2f}: mean {row['score']:.3f} ({own})")
+    print(
+        f"{calibration}: level {choice['level']:g} (best {choice['candidate']:g}, moved: {choice['moved']})"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m crossglg.openset calibrate REPORT.json [...] --out FILE``: choose the default rule from
     the validation curves of one or more ``crossglg-eval --open-set`` reports and write the calibration.
     ``rest-curves REPORT.json [...]``: add the chosen rule's curves measured with rest examples (reports
-    of models with a no-action class) to the calibration, leaving the choice as it is."""
+    of models with a no-action class) to the calibration, leaving the choice as it is.
+    ``stream-level REPORT.json [...]``: set the level from never-enrolled stream reports (what a user
+    sees in a stream where part of what they do was never enrolled), the rule and either hand unchanged."""
     p = argparse.ArgumentParser(prog="python -m crossglg.openset", description=main.__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("calibrate", help="write the calibration JSON from openset.json reports")
@@ -767,10 +856,20 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("rest-curves", help="add curves measured with rest examples to a calibration")
     r.add_argument("reports", nargs="+", type=Path, help="openset.json of models with rest examples")
     r.add_argument("--calibration", type=Path, default=CALIBRATION_FILE)
+    s = sub.add_parser("stream-level", help="set the level from never-enrolled stream reports")
+    s.add_argument(
+        "reports",
+        nargs="+",
+        type=Path,
+        help="bench_streaming.py --msrc12-enrol K reports on validation persons, several levels and models",
+    )
+    s.add_argument("--calibration", type=Path, default=CALIBRATION_FILE)
     args = p.parse_args(argv)
     reports = [json.loads(r.read_text(encoding="utf-8")) for r in args.reports]
     if args.command == "rest-curves":
         return _add_rest_curves(reports, args.reports, args.calibration)
+    if args.command == "stream-level":
+        return _set_stream_level(reports, args.reports, args.calibration)
     cal = select_calibration(reports)
     write_json(args.out, cal)
     print(f"{args.out}: rule {cal['rule']} level {cal['level']:g} either hand {cal['either_hand']}")
@@ -790,6 +889,7 @@ __all__ = [
     "Calibration",
     "OpenSetScores",
     "auroc",
+    "choose_stream_level",
     "class_similarities",
     "decision_scores",
     "enrolment_subsets",

@@ -80,6 +80,14 @@ class StreamScore:
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
 
+    def open_set_f1(self, stray_labels: int) -> float:
+        """F1 with ``stray_labels`` counted as wrong labels: those shown while the person did something the
+        gallery never enrolled, which a user sees as just as wrong as a wrong name."""
+        shown = self.fires + stray_labels
+        p = self.detected / shown if shown else 1.0
+        r = self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
     @property
     def false_per_minute(self) -> float:
         return self.false_in_no_action / (self.no_action_s / 60.0) if self.no_action_s > 0 else 0.0

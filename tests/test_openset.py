@@ -166,13 +166,55 @@ def test_shipped_calibration_is_valid_and_chosen_on_validation():
     chosen = [
         c for c in cal.meta["candidates"] if c["rule"] == cal.rule and c["either_hand"] == cal.either_hand
     ]
-    assert chosen and chosen[0]["level"] == cal.level
-    assert max(c["balanced_accuracy"] for c in cal.meta["candidates"]) == chosen[0]["balanced_accuracy"]
-    point = cal.tradeoff()
+    assert (
+        chosen
+        and max(c["balanced_accuracy"] for c in cal.meta["candidates"]) == chosen[0]["balanced_accuracy"]
+    )
+    point = cal.tradeoff(chosen[0]["level"])
     assert point["known_accuracy"] == pytest.approx(chosen[0]["known_accuracy"], abs=1e-4)
     assert point["rejection"] == pytest.approx(chosen[0]["rejection"], abs=1e-4)
+    stream = cal.meta.get("stream_level")
+    if stream is None:  # the level of the open-set curves
+        assert chosen[0]["level"] == cal.level
+    else:  # re-chosen on the never-enrolled validation streams, starting from the curves' level
+        assert stream["open_set_level"] == chosen[0]["level"] and stream["level"] == cal.level
+        assert set(stream["msrc12_persons"]) <= {4, 5}, "MSRC-12 validation persons only"
+        points = [(m, row["level"], v) for row in stream["table"] for m, v in row["per_model"].items()]
+        assert openset.choose_stream_level(points, chosen[0]["level"])["level"] == cal.level
     lo, hi = cal.level_range
     assert lo < cal.level < hi
+
+
+def test_stream_level_prefers_the_higher_of_tied_levels_and_needs_every_model():
+    # (model, level, score): "a" and "b" are two seeds, two galleries each
+    points = [
+        ("a", 0.7, 0.70),
+        ("a", 0.7, 0.66),
+        ("b", 0.7, 0.66),
+        ("b", 0.7, 0.66),  # mean 0.67
+        ("a", 0.74, 0.67),
+        ("a", 0.74, 0.65),
+        ("b", 0.74, 0.65),
+        ("b", 0.74, 0.63),  # mean 0.65
+        ("a", 0.78, 0.70),
+        ("a", 0.78, 0.64),
+        ("b", 0.78, 0.66),
+        ("b", 0.78, 0.64),  # 0.66: tied, higher
+    ]
+    choice = openset.choose_stream_level(points, current=0.74)
+    assert choice["candidate"] == 0.78 and choice["moved"] and choice["level"] == 0.78
+    assert [r["level"] for r in choice["table"]] == [0.7, 0.74, 0.78]
+    assert choice["table"][0]["score"] == pytest.approx(0.67)
+    assert choice["table"][2]["per_model"] == pytest.approx({"a": 0.67, "b": 0.65})
+    # the best level must beat the current one on every model, not on the mean alone
+    one_seed = [(m, lvl, v + (0.1 if m == "a" and lvl == 0.78 else 0.0)) for m, lvl, v in points]
+    one_seed = [(m, lvl, v - (0.03 if m == "b" and lvl == 0.78 else 0.0)) for m, lvl, v in one_seed]
+    choice = openset.choose_stream_level(one_seed, current=0.74)
+    assert choice["candidate"] == 0.78 and not choice["moved"] and choice["level"] == 0.74
+    with pytest.raises(ValueError, match="level 0.78 was measured for"):
+        openset.choose_stream_level([p for p in points if not (p[0] == "b" and p[1] == 0.78)], 0.74)
+    with pytest.raises(ValueError, match="current level 0.5 was not measured"):
+        openset.choose_stream_level(points, current=0.5)
 
 
 def test_decide_without_arguments_uses_the_calibrated_rule(calibration):
