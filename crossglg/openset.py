@@ -163,6 +163,21 @@ class Calibration:
                 out[key] = float(np.interp(level, x, np.asarray(curve[key], np.float64)))
         return out
 
+    def stream_tradeoff(self, level: float | None = None) -> dict[str, float] | None:
+        """What a live user was measured to see at ``level`` on the never-enrolled validation streams
+        (models with rest examples, part of the gestures enrolled): ``recall``, the share of enrolled
+        gestures named, and ``stray_per_minute``, labels shown during gestures never enrolled. None outside
+        the measured levels."""
+        table = self.meta.get("stream_level", {}).get("table", [])
+        level = self.level if level is None else float(level)
+        if not table or not table[0]["level"] <= level <= table[-1]["level"]:
+            return None
+        x = [row["level"] for row in table]
+        return {
+            key: float(np.interp(level, x, [row[key] for row in table]))
+            for key in ("recall", "stray_per_minute")
+        }
+
     @property
     def level_range(self) -> tuple[float, float]:
         """Levels worth offering on a slider: from accepting almost everything to rejecting almost all."""
@@ -781,8 +796,8 @@ def _add_rest_curves(reports: list[dict], paths: list[Path], calibration: Path) 
     return 0
 
 
-def _stream_point(report: dict, path: Path) -> tuple[str, float, float, list[int], int]:
-    """(model, level, open-set stream F1, persons, enrolled per gallery) of a never-enrolled stream report."""
+def _stream_point(report: dict, path: Path) -> dict:
+    """What one never-enrolled stream report measured (``bench_streaming.py --msrc12-enrol K``)."""
     from dataclasses import fields
 
     from crossglg.streaming import StreamScore
@@ -791,14 +806,15 @@ def _stream_point(report: dict, path: Path) -> tuple[str, float, float, list[int
     if not msrc.get("never_enrolled"):
         raise ValueError(f"{path}: field 'results.msrc12.never_enrolled' is empty: run with --msrc12-enrol K")
     total = StreamScore(**{f.name: msrc["total"][f.name] for f in fields(StreamScore)})
-    score = total.open_set_f1(msrc["never_enrolled"]["labels"])
-    return (
-        report["model_hash"],
-        report["settings"]["threshold"],
-        score,
-        msrc["persons"],
-        msrc["enrolled_per_gallery"],
-    )
+    return {
+        "model": report["model_hash"],
+        "level": float(report["settings"]["threshold"]),
+        "score": total.open_set_f1(msrc["never_enrolled"]["labels"]),
+        "recall": total.recall,
+        "stray_per_minute": msrc["never_enrolled"]["per_minute"],
+        "persons": msrc["persons"],
+        "enrolled": msrc["enrolled_per_gallery"],
+    }
 
 
 def _set_stream_level(reports: list[dict], paths: list[Path], calibration: Path) -> int:
@@ -807,20 +823,23 @@ def _set_stream_level(reports: list[dict], paths: list[Path], calibration: Path)
     data = read_json_object(calibration)
     cal = calibration_from_dict(data, str(calibration))
     points = [_stream_point(r, p) for r, p in zip(reports, paths, strict=True)]
-    persons = sorted({q for *_, ps, _ in points for q in ps})
     current = [c for c in cal.meta.get("candidates", []) if c["rule"] == cal.rule]
     current_level = next(
         (c["level"] for c in current if c["either_hand"] == cal.either_hand), data["level"]
     )  # the open-set curves' choice, so that re-running starts from the same place
-    choice = choose_stream_level([(m, lvl, f1) for m, lvl, f1, *_ in points], current_level)
+    choice = choose_stream_level([(q["model"], q["level"], q["score"]) for q in points], current_level)
+    for row in choice["table"]:  # what a user would see at each level, for the Settings dialog
+        at = [q for q in points if round(q["level"], 4) == row["level"]]
+        row["recall"] = float(np.mean([q["recall"] for q in at]))
+        row["stray_per_minute"] = float(np.mean([q["stray_per_minute"] for q in at]))
     data["level"] = choice["level"]
     data.setdefault("meta", {})["stream_level"] = {
         "criterion": "open-set stream F1 (labels during never-enrolled gestures count as wrong), mean over "
         f"models and galleries; ties within {STREAM_LEVEL_TIE} go to the higher level; the open-set "
         "curves' level is replaced only if beaten on every model",
         "open_set_level": current_level,
-        "msrc12_persons": persons,
-        "enrolled_per_gallery": sorted({k for *_, k in points}),
+        "msrc12_persons": sorted({person for q in points for person in q["persons"]}),
+        "enrolled_per_gallery": sorted({q["enrolled"] for q in points}),
         "reports": [
             {"model_hash": r["model_hash"], "model": r["model"], "command": r["command"]} for r in reports
         ],
@@ -829,7 +848,10 @@ def _set_stream_level(reports: list[dict], paths: list[Path], calibration: Path)
     write_json(calibration, data)
     for row in choice["table"]:
         own = ", ".join(f"{m[:12]} {v:.3f}" for m, v in row["per_model"].items())
-        print(f"  level {row['level']:.2f}: mean {row['score']:.3f} ({own})")
+        print(
+            f"  level {row['level']:.2f}: mean {row['score']:.3f} ({own}); caught "
+            f"{row['recall'] * 100:.0f} %, {row['stray_per_minute']:.1f} stray labels / min"
+        )
     print(
         f"{calibration}: level {choice['level']:g} (best {choice['candidate']:g}, moved: {choice['moved']})"
     )

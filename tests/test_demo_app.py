@@ -301,6 +301,13 @@ def test_settings_dialog_shows_the_tradeoff_measured_with_the_models_rest_exampl
     assert "64 rest examples as here" in rest.tradeoff.text()
     point = calibration.tradeoff(rest=True)
     assert f"{100 * point['known_accuracy']:.0f} % of enrolled" in rest.tradeoff.text()
+    # and what a live user sees, from the streams the level was chosen on (models with rest examples)
+    live = calibration.stream_tradeoff()
+    assert live is not None and "stray labels per minute" not in plain.tradeoff.text()
+    assert f"{live['stray_per_minute']:.1f} stray labels per minute" in rest.tradeoff.text()
+    rest.calibrated.setChecked(False)
+    rest.threshold.setValue(0.9)  # beyond the measured streams: the clip trade-off only
+    assert "rest examples as here" in rest.tradeoff.text() and "stray labels" not in rest.tradeoff.text()
 
 
 def test_settings_dialog_edits_the_recognition_settings_and_keeps_the_rest(qtbot):

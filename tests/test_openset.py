@@ -181,6 +181,11 @@ def test_shipped_calibration_is_valid_and_chosen_on_validation():
         assert set(stream["msrc12_persons"]) <= {4, 5}, "MSRC-12 validation persons only"
         points = [(m, row["level"], v) for row in stream["table"] for m, v in row["per_model"].items()]
         assert openset.choose_stream_level(points, chosen[0]["level"])["level"] == cal.level
+        live, stricter = cal.stream_tradeoff(), cal.stream_tradeoff(stream["table"][-1]["level"])
+        assert live is not None and stricter is not None and cal.stream_tradeoff(0.99) is None
+        assert (
+            stricter["recall"] <= live["recall"] and stricter["stray_per_minute"] <= live["stray_per_minute"]
+        )
     lo, hi = cal.level_range
     assert lo < cal.level < hi
 

@@ -197,11 +197,19 @@ class SettingsDialog(QDialog):
             where = f"held-out classes, without this model's {self.rest_examples} rest examples"
         else:
             where = "held-out classes"
-        self.tradeoff.setText(
+        text = (
             f"Measured on {where}: {100 * t['rejection']:.0f} % of actions that were "
             f"never enrolled answered 'unknown'; {100 * t['known_accuracy']:.0f} % of enrolled "
             "actions labelled correctly."
         )
+        live = self.calibration.stream_tradeoff(float(self.threshold.value())) if t["with_rest"] else None
+        if live is not None:  # measured on streams with models that bring rest examples
+            text += (
+                " In live streams where some gestures were never enrolled: "
+                f"{100 * live['recall']:.0f} % of enrolled gestures named, "
+                f"{live['stray_per_minute']:.1f} stray labels per minute during the others."
+            )
+        self.tradeoff.setText(text)
 
     def settings(self) -> Settings:
         """The original settings with the fields shown here replaced (the others are kept as they were)."""
