@@ -823,10 +823,14 @@ def _set_stream_level(reports: list[dict], paths: list[Path], calibration: Path)
     data = read_json_object(calibration)
     cal = calibration_from_dict(data, str(calibration))
     points = [_stream_point(r, p) for r, p in zip(reports, paths, strict=True)]
-    current = [c for c in cal.meta.get("candidates", []) if c["rule"] == cal.rule]
-    current_level = next(
-        (c["level"] for c in current if c["either_hand"] == cal.either_hand), data["level"]
-    )  # the open-set curves' choice, so that re-running starts from the same place
+    current_level = next(  # the open-set curves' choice, so that re-running starts from the same place
+        (
+            c["level"]
+            for c in cal.meta.get("candidates", [])
+            if c["rule"] == cal.rule and c["either_hand"] == cal.either_hand
+        ),
+        data["level"],
+    )
     choice = choose_stream_level([(q["model"], q["level"], q["score"]) for q in points], current_level)
     for row in choice["table"]:  # what a user would see at each level, for the Settings dialog
         at = [q for q in points if round(q["level"], 4) == row["level"]]
