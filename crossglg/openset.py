@@ -871,31 +871,37 @@ def main(argv: list[str] | None = None) -> int:
     sees in a stream where part of what they do was never enrolled), the rule and either hand unchanged."""
     p = argparse.ArgumentParser(prog="python -m crossglg.openset", description=main.__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("calibrate", help="write the calibration JSON from openset.json reports")
-    c.add_argument(
-        "reports",
-        nargs="+",
-        type=Path,
-        help="openset.json of protocol models (never saw the validation classes)",
-    )
-    c.add_argument("--out", type=Path, default=CALIBRATION_FILE)
-    r = sub.add_parser("rest-curves", help="add curves measured with rest examples to a calibration")
-    r.add_argument("reports", nargs="+", type=Path, help="openset.json of models with rest examples")
-    r.add_argument("--calibration", type=Path, default=CALIBRATION_FILE)
-    s = sub.add_parser("stream-level", help="set the level from never-enrolled stream reports")
-    s.add_argument(
-        "reports",
-        nargs="+",
-        type=Path,
-        help="bench_streaming.py --msrc12-enrol K reports on validation persons, several levels and models",
-    )
-    s.add_argument("--calibration", type=Path, default=CALIBRATION_FILE)
+    commands = {  # name -> (what it does, what its reports are)
+        "calibrate": (
+            "write the calibration JSON from openset.json reports",
+            "openset.json of protocol models (never saw the validation classes)",
+        ),
+        "rest-curves": (
+            "add curves measured with rest examples to a calibration",
+            "openset.json of models with rest examples",
+        ),
+        "stream-level": (
+            "set the level from never-enrolled stream reports",
+            "bench_streaming.py --msrc12-enrol K reports on validation persons, several levels and models",
+        ),
+    }
+    for name, (what, reports_help) in commands.items():
+        command = sub.add_parser(name, help=what)
+        command.add_argument("reports", nargs="+", type=Path, help=reports_help)
+        if name == "calibrate":
+            command.add_argument("--out", type=Path, default=CALIBRATION_FILE)
+        else:
+            command.add_argument("--calibration", type=Path, default=CALIBRATION_FILE)
     args = p.parse_args(argv)
     reports = [json.loads(r.read_text(encoding="utf-8")) for r in args.reports]
     if args.command == "rest-curves":
         return _add_rest_curves(reports, args.reports, args.calibration)
     if args.command == "stream-level":
-        return _set_stream_level(reports, args.reports, args.calibration)
+        try:
+            return _set_stream_level(reports, args.reports, args.calibration)
+        except ValueError as err:  # a report that cannot choose (names the file and field), no traceback
+            print(f"stream-level: {err}", file=sys.stderr)
+            return 2
     cal = select_calibration(reports)
     write_json(args.out, cal)
     print(f"{args.out}: rule {cal['rule']} level {cal['level']:g} either hand {cal['either_hand']}")

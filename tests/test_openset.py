@@ -423,3 +423,46 @@ def test_open_set_eval_scores_with_the_models_rest_examples_as_the_app_does(data
     assert point["with_rest"] and not updated.tradeoff()["with_rest"]
     assert updated.meta["rest_reports"][0]["no_action_examples"] == len(rest)
     assert 0.0 <= point["known_accuracy"] <= 1.0 and 0.0 <= point["rejection"] <= 1.0
+
+
+def test_stream_level_sets_the_level_from_real_never_enrolled_stream_reports(data_root, tmp_path, capsys):
+    """bench_streaming.py --msrc12-enrol on a validation person at two levels -> stream-level writes the
+    level its rule picks, the table the Settings dialog reads, and refuses a report without the measure."""
+    import subprocess
+    import sys
+
+    reports = []
+    for level in ("0.66", "0.74"):  # 0.74: the level of the open-set curves, where the choice starts
+        out = tmp_path / f"enrol_{level}.json"
+        args = [
+            "--sets",
+            "msrc12",
+            "--msrc12-persons",
+            "4",
+            "--msrc12-per-person",
+            "4",
+            "--msrc12-enrol",
+            "6",
+        ]
+        subprocess.run(
+            [sys.executable, str(REPO / "benchmarks/bench_streaming.py"), *args, "-q", "--threshold", level,
+             "--data", str(data_root), "--out", str(out)],
+            check=True, cwd=REPO, capture_output=True, timeout=600,
+        )  # fmt: skip
+        reports.append(out)
+    target = tmp_path / "calibration.json"
+    target.write_bytes(openset.CALIBRATION_FILE.read_bytes())
+    assert openset.main(["stream-level", *map(str, reports), "--calibration", str(target)]) == 0
+    cal = openset.load_calibration(target)
+    stream = cal.meta["stream_level"]
+    assert [row["level"] for row in stream["table"]] == [0.66, 0.74] and stream["msrc12_persons"] == [4]
+    points = [(m, row["level"], v) for row in stream["table"] for m, v in row["per_model"].items()]
+    assert cal.level == openset.choose_stream_level(points, 0.74)["level"] == stream["level"]
+    looser, stricter = (cal.stream_tradeoff(row["level"]) for row in stream["table"])
+    assert looser is not None and stricter is not None and looser["recall"] >= stricter["recall"]
+    # a report measured without --msrc12-enrol is refused, naming the file and the field
+    plain = json.loads(reports[0].read_text())
+    plain["results"]["msrc12"]["never_enrolled"] = None
+    (tmp_path / "plain.json").write_text(json.dumps(plain))
+    assert openset.main(["stream-level", str(tmp_path / "plain.json"), "--calibration", str(target)]) == 2
+    assert "plain.json: field 'results.msrc12.never_enrolled' is empty" in capsys.readouterr().err
