@@ -434,18 +434,9 @@ def test_stream_level_sets_the_level_from_real_never_enrolled_stream_reports(dat
     reports = []
     for level in ("0.66", "0.74"):  # 0.74: the level of the open-set curves, where the choice starts
         out = tmp_path / f"enrol_{level}.json"
-        args = [
-            "--sets",
-            "msrc12",
-            "--msrc12-persons",
-            "4",
-            "--msrc12-per-person",
-            "4",
-            "--msrc12-enrol",
-            "6",
-        ]
+        args = "--sets msrc12 --msrc12-persons 4 --msrc12-per-person 4 --msrc12-enrol 6 -q".split()
         subprocess.run(
-            [sys.executable, str(REPO / "benchmarks/bench_streaming.py"), *args, "-q", "--threshold", level,
+            [sys.executable, str(REPO / "benchmarks/bench_streaming.py"), *args, "--threshold", level,
              "--data", str(data_root), "--out", str(out)],
             check=True, cwd=REPO, capture_output=True, timeout=600,
         )  # fmt: skip
