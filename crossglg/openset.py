@@ -5,11 +5,13 @@ A query is labelled with its best gallery class only if a *decision score* reach
 cosine similarities to the class prototypes and, for the relative ones, from the gallery's own
 inter-class similarities, so they need nothing beyond what a :class:`crossglg.oneshot.Gallery` holds.
 
-Which rule and level are the default, and whether "either hand" matching is on, was chosen on the
-base-class validation split only and is stored with the measured trade-off curve in
-``openset_calibration.json`` beside this module (``python -m crossglg.openset calibrate``; the evidence is
-in docs/results.md, "Open-set recognition: a calibrated unknown"). ``Gallery.decide`` reads it;
-:func:`tradeoff` tells a UI what a slider setting is expected to cost.
+Which rule is the default, and whether "either hand" matching is on, was chosen on the base-class
+validation split only and is stored with the measured trade-off curve in ``openset_calibration.json``
+beside this module (``python -m crossglg.openset calibrate``; the evidence is in docs/results.md,
+"Open-set recognition: a calibrated unknown"). Its level was then chosen on validation streams in which
+part of what the person does was never enrolled (``stream-level``, :func:`choose_stream_level`; "The level,
+chosen on never-enrolled streams"). ``Gallery.decide`` reads it; :func:`tradeoff` and
+:meth:`Calibration.stream_tradeoff` tell a UI what a slider setting is expected to cost.
 
 The evaluation (:func:`evaluate_open_set_protocol`, ``crossglg-eval --open-set``) enrols a subset of each
 set's classes from the existing seeded exemplar draws and queries every class with the other subjects'

@@ -77,8 +77,7 @@ class StreamScore:
 
     @property
     def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
+        return self.open_set_f1(0)
 
     def open_set_f1(self, stray_labels: int) -> float:
         """F1 with ``stray_labels`` counted as wrong labels: those shown while the person did something the
