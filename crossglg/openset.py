@@ -665,6 +665,11 @@ def select_calibration(reports: Sequence[dict]) -> dict:
 STREAM_LEVEL_TIE = 0.01  # levels whose mean score is this close to the best count as tied
 
 
+def _level_key(level: float) -> float:
+    """Levels as reports write them (0.7 and 0.70000001 are one level)."""
+    return round(float(level), 4)
+
+
 def choose_stream_level(points: Sequence[tuple[str, float, float]], current: float) -> dict:
     """The level chosen from (model, level, score) points of the never-enrolled stream measure
     (``bench_streaming.py --msrc12-enrol K``, score: F1 with labels shown during never-enrolled gestures
@@ -673,7 +678,7 @@ def choose_stream_level(points: Sequence[tuple[str, float, float]], current: flo
     model's own mean, so that one seed alone cannot move the default."""
     by_level: dict[float, dict[str, list[float]]] = {}
     for model, level, score in points:
-        by_level.setdefault(round(float(level), 4), {}).setdefault(model, []).append(float(score))
+        by_level.setdefault(_level_key(level), {}).setdefault(model, []).append(float(score))
     models = {m for per_model in by_level.values() for m in per_model}
     table: list[dict[str, Any]] = []
     for level, per_model in sorted(by_level.items()):
@@ -687,7 +692,7 @@ def choose_stream_level(points: Sequence[tuple[str, float, float]], current: flo
     best = max(row["score"] for row in table)
     chosen = max(row["level"] for row in table if row["score"] >= best - STREAM_LEVEL_TIE)
     at = {r["level"]: r for r in table}
-    base = at.get(round(float(current), 4))
+    base = at.get(_level_key(current))
     if base is None:
         raise ValueError(f"the current level {current:g} was not measured; measured: {sorted(at)}")
     moved = chosen != base["level"] and all(at[chosen]["per_model"][m] > base["per_model"][m] for m in models)
@@ -835,7 +840,7 @@ def _set_stream_level(reports: list[dict], paths: list[Path], calibration: Path)
     )
     choice = choose_stream_level([(q["model"], q["level"], q["score"]) for q in points], current_level)
     for row in choice["table"]:  # what a user would see at each level, for the Settings dialog
-        at = [q for q in points if round(q["level"], 4) == row["level"]]
+        at = [q for q in points if _level_key(q["level"]) == row["level"]]
         row["recall"] = float(np.mean([q["recall"] for q in at]))
         row["stray_per_minute"] = float(np.mean([q["stray_per_minute"] for q in at]))
     data["level"] = choice["level"]

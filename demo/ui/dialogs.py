@@ -202,7 +202,7 @@ class SettingsDialog(QDialog):
             f"never enrolled answered 'unknown'; {100 * t['known_accuracy']:.0f} % of enrolled "
             "actions labelled correctly."
         )
-        live = self.calibration.stream_tradeoff(float(self.threshold.value())) if t["with_rest"] else None
+        live = self.calibration.stream_tradeoff(t["level"]) if t["with_rest"] else None
         if live is not None:  # measured on streams with models that bring rest examples
             text += (
                 " In live streams where some gestures were never enrolled: "
