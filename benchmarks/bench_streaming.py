@@ -584,6 +584,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, result in report["results"].items():
         caught = ", ".join(f"{c} {d}/{n}" for c, (n, d) in result["total"]["per_class"].items())
         print(f"{name}: caught per class: {caught}")
+        named = sorted(result["total"]["confusions"].items(), key=lambda kv: -kv[1])[:6]
+        if named:
+            print(f"{name}: named instead (performed -> shown): " + ", ".join(f"{k} {n}" for k, n in named))
         if result.get("never_enrolled"):
             ne = result["never_enrolled"]
             print(

@@ -805,14 +805,18 @@ def _add_rest_curves(reports: list[dict], paths: list[Path], calibration: Path) 
 
 def _stream_point(report: dict, path: Path) -> dict:
     """What one never-enrolled stream report measured (``bench_streaming.py --msrc12-enrol K``)."""
-    from dataclasses import fields
+    from dataclasses import MISSING, fields
 
     from crossglg.streaming import StreamScore
 
     msrc = report.get("results", {}).get("msrc12") or {}
     if not msrc.get("never_enrolled"):
         raise ValueError(f"{path}: field 'results.msrc12.never_enrolled' is empty: run with --msrc12-enrol K")
-    total = StreamScore(**{f.name: msrc["total"][f.name] for f in fields(StreamScore)})
+    counts = [f.name for f in fields(StreamScore) if f.default is MISSING and f.default_factory is MISSING]
+    missing = [name for name in counts if name not in msrc.get("total", {})]
+    if missing:  # the lists added since (latencies, per class, confusions) are not needed here
+        raise ValueError(f"{path}: field 'results.msrc12.total.{missing[0]}' is missing")
+    total = StreamScore(**{name: msrc["total"][name] for name in counts})
     return {
         "model": report["model_hash"],
         "level": float(report["settings"]["threshold"]),

@@ -21,6 +21,7 @@ Reading a whole recording as a stream (:func:`read_stream`) and its ground-truth
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -66,6 +67,9 @@ class StreamScore:
     latencies_s: list[float] = field(default_factory=list)
     # class -> [events, detected]: which actions a decision rule catches and which it loses
     per_class: dict[str, list[int]] = field(default_factory=dict)
+    # "performed -> shown": the wrong names shown during an event (or its tolerance), where most wrong
+    # labels fall; what an embedding lever has to separate
+    confusions: dict[str, int] = field(default_factory=dict)
 
     @property
     def precision(self) -> float:
@@ -110,6 +114,7 @@ class StreamScore:
             self.no_action_s + other.no_action_s,
             self.latencies_s + other.latencies_s,
             per_class,
+            dict(Counter(self.confusions) + Counter(other.confusions)),
         )
 
     def summary(self) -> dict:
@@ -129,6 +134,7 @@ def score_stream(
 ) -> StreamScore:
     """Scores the fires of one recording covering ``span`` (start, end seconds) against its events."""
     detected: dict[int, float] = {}
+    confusions: dict[str, int] = {}
     double = false = false_idle = 0
     for f in fired:
         owner = next(
@@ -141,8 +147,12 @@ def score_stream(
         )
         if owner is None:
             false += 1
-            if not any(e.start <= f.time <= e.end + tolerance_s for e in events):
+            during = next((e for e in events if e.start <= f.time <= e.end + tolerance_s), None)
+            if during is None:
                 false_idle += 1
+            else:
+                pair = f"{during.label} -> {f.label}"
+                confusions[pair] = confusions.get(pair, 0) + 1
         elif owner in detected:
             double += 1
         else:
@@ -163,6 +173,7 @@ def score_stream(
         max(0.0, span[1] - span[0] - busy),
         sorted(detected.values()),
         per_class,
+        confusions,
     )
 
 

@@ -457,3 +457,18 @@ def test_stream_level_sets_the_level_from_real_never_enrolled_stream_reports(dat
     (tmp_path / "plain.json").write_text(json.dumps(plain))
     assert openset.main(["stream-level", str(tmp_path / "plain.json"), "--calibration", str(target)]) == 2
     assert "plain.json: field 'results.msrc12.never_enrolled' is empty" in capsys.readouterr().err
+    # a report from before the per-class lists (confusions) still counts; one without its counts does not
+    old = json.loads(reports[0].read_text())
+    for key in ("latencies_s", "per_class", "confusions"):
+        del old["results"]["msrc12"]["total"][key]
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    assert (
+        openset.main(
+            ["stream-level", str(tmp_path / "old.json"), str(reports[1]), "--calibration", str(target)]
+        )
+        == 0
+    )
+    del old["results"]["msrc12"]["total"]["fires"]
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    assert openset.main(["stream-level", str(tmp_path / "old.json"), "--calibration", str(target)]) == 2
+    assert "old.json: field 'results.msrc12.total.fires' is missing" in capsys.readouterr().err

@@ -38,11 +38,13 @@ def test_score_counts_detections_doubles_and_false_labels():
     assert score.no_action_s == pytest.approx(60.0 - 3 * 2.0)
     assert score.false_per_minute == pytest.approx(1 / (54 / 60))
     assert score.per_class == {"kick": [2, 1], "punch": [1, 1]}  # the second kick was never named
+    assert score.confusions == {"punch -> kick": 1}  # the wrong name shown during the punch
     # 3 labels shown while the person did something never enrolled: precision 2 / 8, recall 2 / 3
     assert score.open_set_f1(3) == pytest.approx(2 * (2 / 8) * (2 / 3) / (2 / 8 + 2 / 3))
     assert score.open_set_f1(0) == pytest.approx(score.f1)
     total = score + score + score_stream([Event("wave", 1.0, 2.0)], [], (0.0, 5.0))
     assert total.events == 7 and total.per_class == {"kick": [4, 2], "punch": [2, 2], "wave": [1, 0]}
+    assert total.confusions == {"punch -> kick": 2}
 
 
 def test_read_stream_gives_whole_recordings_where_read_file_gives_cuts(data_root, tmp_path):
