@@ -116,28 +116,6 @@ def test_msrc12_no_action_stretches_avoid_every_action(data_root):
     assert [s.meta for s in again] == [s.meta for s in stretches]
 
 
-def test_msrc12_stream_views_are_live_windows_of_the_same_action_point(data_root):
-    from crossglg.data.readers import read_msrc12, read_msrc12_csv
-    from crossglg.training.data import msrc12_stream_views
-
-    csv = sorted((data_root / "msrc12").glob("*_p01.csv"))[0]
-    clips = read_msrc12(csv)
-    views = msrc12_stream_views(clips)
-    times, joints = read_msrc12_csv(csv)
-    assert len(views) == len(clips)
-    assert any(v.timestamps[0] < c.timestamps[0] for v, c in zip(views, clips, strict=True))  # context
-    for clip, view in zip(clips, views, strict=True):
-        tag = clip.meta["action_point_s"]
-        start, end = view.meta["view_start_s"], view.meta["view_end_s"]
-        assert (view.label, view.meta["action_point_s"]) == (clip.label, tag)
-        assert 1.25 <= end - start <= 2.0 and tag - 0.5 <= end <= tag + 0.75
-        rows = (times >= start) & (times <= end)  # the session's own frames, not a resampled clip
-        assert np.array_equal(view.timestamps, times[rows])
-        assert np.array_equal(view.joints[0], joints[rows].astype(np.float32))
-    again = msrc12_stream_views(clips)
-    assert [v.meta for v in again] == [v.meta for v in views]
-
-
 def test_msrc12_no_action_skips_stretches_where_nobody_is_in_view(data_root):
     from crossglg.data.readers import read_msrc12_no_action
     from crossglg.skeleton.window import make_window

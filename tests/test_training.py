@@ -56,8 +56,6 @@ def test_overrides_and_clear_errors(tmp_path):
         load_config(None, ["text.target_smoothing=1.5"])
     with pytest.raises(ConfigError, match="data.no_action_persons: 3"):
         load_config(None, ["data.no_action_persons=3"])  # a list of MSRC-12 person numbers
-    with pytest.raises(ConfigError, match="data.msrc12_stream_views: 'yes'"):
-        load_config(None, ['data.msrc12_stream_views="yes"'])
     bad = tmp_path / "bad.toml"
     bad.write_text("[optim]\nlr = \n")
     with pytest.raises(ConfigError, match="bad.toml"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -430,31 +430,6 @@ def read_msrc12(
             )
         )
     return out
-
-
-def msrc12_stream_view(
-    sample: SkeletonSequence,
-    rng: np.random.Generator,
-    *,
-    spans_s: tuple[float, float] = (1.25, 2.0),
-    ends_s: tuple[float, float] = (-0.5, 0.75),
-    session: tuple[np.ndarray, np.ndarray] | None = None,
-) -> SkeletonSequence:
-    """An action point of :func:`read_msrc12` seen the way a live recogniser sees it when it should name
-    it: a window of a seeded length in ``spans_s`` (the app's live window up to a recorded example's 2 s)
-    ending at a seeded time in ``ends_s`` around the action point, cut from the continuous session, so
-    it holds whatever came before (the previous repetition, the rest) instead of the isolated clip.
-    ``session``: the session's (times, joints), when the caller has read it already."""
-    times, joints = session if session is not None else read_msrc12_csv(sample.source)
-    tag = float(sample.meta["action_point_s"])
-    span = float(rng.uniform(*spans_s))
-    seen = times[joints.reshape(len(joints), -1).any(axis=1)]  # frames with a skeleton
-    if len(seen) < 2 or seen[-1] - seen[0] < span:
-        return sample  # a session too short to hold the view: keep the clip
-    end = float(np.clip(tag + rng.uniform(*ends_s), seen[0] + span, seen[-1]))
-    inside = (times >= end - span) & (times <= end)
-    meta = {**sample.meta, "view_start_s": end - span, "view_end_s": end}
-    return replace(sample, joints=joints[inside][None], timestamps=times[inside], meta=meta)
 
 
 def _msrc12_session(csv_path: Path) -> tuple[np.ndarray, np.ndarray, list[tuple[float, int]], int]:

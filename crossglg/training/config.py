@@ -30,9 +30,6 @@ DEFAULTS: dict[str, Any] = {
         # (per session this many stretches); [] leaves it out
         "no_action_persons": [],
         "no_action_per_session": 4,
-        # MSRC-12 training clips cut as the live recogniser sees them: a 1.25-2 s window of the continuous
-        # session ending near the action point (crossglg.training.data.msrc12_stream_views)
-        "msrc12_stream_views": False,
     },
     "augment": {"enabled": True},  # other keys go to crossglg.skeleton.augment.Augmenter(**kwargs)
     "model": {
@@ -162,7 +159,6 @@ def validate_config(cfg: dict) -> None:
             cfg["data"]["no_action_per_session"],
             lambda v: isinstance(v, int) and v > 0,
         ),
-        ("data.msrc12_stream_views", cfg["data"]["msrc12_stream_views"], lambda v: isinstance(v, bool)),
         (
             "data.protocol",
             cfg["data"]["protocol"],

@@ -50,24 +50,6 @@ def _windows(samples, num_frames: int) -> np.ndarray:
     return np.stack([make_window(s, T=num_frames) for s in samples]).astype(np.float32)
 
 
-def msrc12_stream_views(samples: list, seed: int = 0) -> list:
-    """With ``data.msrc12_stream_views``: every MSRC-12 training clip is replaced by one seeded view of
-    its action point as the live recogniser sees it (crossglg.data.readers.msrc12_stream_view); other
-    samples pass unchanged. A fixed draw, so every training seed sees the same windows."""
-    from crossglg.data.readers import msrc12_stream_view, read_msrc12_csv
-
-    rng = np.random.default_rng(seed)
-    sessions: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    out = []
-    for s in samples:
-        if s.dataset == "msrc12" and "action_point_s" in s.meta:
-            if s.source not in sessions:
-                sessions[s.source] = read_msrc12_csv(s.source)
-            s = msrc12_stream_view(s, rng, session=sessions[s.source])
-        out.append(s)
-    return out
-
-
 def _novel_from_protocol(name: str, pset, num_frames: int, seeds: list[int]) -> NovelSet:
     """The foundation's NovelSet (sequences + draw rule) -> windows and explicit episodes."""
     classes = sorted(pset.class_names)
@@ -118,8 +100,6 @@ def _kinect(cfg: dict) -> PreparedData:
     remap = {c: i for i, c in enumerate(train_classes)}
     train_idx, _ = split.split_base()
     train_samples = [split.base[i] for i in train_idx]
-    if d.get("msrc12_stream_views"):
-        train_samples = msrc12_stream_views(train_samples)
     return PreparedData(
         train_windows=_windows(train_samples, d["num_frames"]),
         train_labels=np.array([remap[int(labels[i])] for i in train_idx], dtype=np.int64),
@@ -169,7 +149,7 @@ def _all_public(cfg: dict) -> PreparedData:
             keys.append((dataset, lab))
             names.append(f"{dataset}: {name}")
         index = {lab: offset + i for i, (lab, _) in enumerate(local)}
-        samples += msrc12_stream_views(seqs) if d.get("msrc12_stream_views") else seqs
+        samples += seqs
         labels += [index[int(s.label)] for s in seqs]
     return PreparedData(
         train_windows=_windows(samples, d["num_frames"]),
@@ -364,8 +344,6 @@ def _cache_key(cfg: dict) -> str:
     ]
     if d.get("no_action_persons"):  # (older cache entries stay valid without it)
         parts += [sorted(int(p) for p in d["no_action_persons"]), int(d["no_action_per_session"])]
-    if d.get("msrc12_stream_views"):
-        parts.append("msrc12_stream_views")
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
 
 
@@ -444,7 +422,6 @@ def prepare_data(cfg: dict, need_train: bool = True, use_cache: bool = True) -> 
         return _load(Path(frozen))
     d = cfg["data"]
     base = str(d["base"]).replace("+", "_") + ("-noaction" if d.get("no_action_persons") else "")
-    base += "-streamviews" if d.get("msrc12_stream_views") else ""
     stem = f"protocol-{protocol}-{base}-T{d['num_frames']}-D{d['draws']}"
     path = cache_dir() / f"{stem}-{_cache_key(cfg)}.npz"
     if use_cache and path.is_file():
