@@ -147,7 +147,9 @@ def score_stream(
         )
         if owner is None:
             false += 1
-            during = next((e for e in events if e.start <= f.time <= e.end + tolerance_s), None)
+            during = next((e for e in events if e.start <= f.time <= e.end), None) or next(
+                (e for e in events if e.end < f.time <= e.end + tolerance_s), None
+            )  # the action being performed, else the one just ended
             if during is None:
                 false_idle += 1
             else:

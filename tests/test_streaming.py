@@ -45,6 +45,12 @@ def test_score_counts_detections_doubles_and_false_labels():
     total = score + score + score_stream([Event("wave", 1.0, 2.0)], [], (0.0, 5.0))
     assert total.events == 7 and total.per_class == {"kick": [4, 2], "punch": [2, 2], "wave": [1, 0]}
     assert total.confusions == {"punch -> kick": 2}
+    back_to_back = score_stream(
+        [Event("kick", 0.0, 1.0), Event("punch", 1.2, 2.0)],
+        [Fire("wave", 1.5), Fire("wave", 2.5)],
+        (0.0, 9.0),
+    )
+    assert back_to_back.confusions == {"punch -> wave": 2}  # during the punch, then just after it
 
 
 def test_read_stream_gives_whole_recordings_where_read_file_gives_cuts(data_root, tmp_path):
