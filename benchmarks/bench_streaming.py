@@ -3,7 +3,7 @@
     python benchmarks/bench_streaming.py --out streaming.json [--msrc12-per-person K] [--seed 0]
         [--threshold LEVEL] [--stride N] [--smoothing N] [--hold N] [--sets precog,msrc12]
         [--part all|val|test] [--msrc12-persons 4,5] [--model DIR] [--no-action model|off]
-        [--idle K --idle-from next|same --idle-window whole|end] [--msrc12-enrol K]
+        [--idle K --idle-from next|same --idle-window whole|end] [--msrc12-enrol K] [--msrc12-examples N]
 
 Each recording is replayed frame by frame through ``demo.live.replay`` (the app's buffer, 60-frame window,
 stride, smoothing and open-set decision, with the app's default Settings unless --stride / --smoothing
@@ -19,7 +19,9 @@ gallery of ONE exemplar per class from ANOTHER subject:
   [action point - 1.5 s, action point + 0.5 s] (crossglg.data.readers MSRC12_BEFORE_S / AFTER_S); the
   gallery of person p comes from person p+1 (cyclic): per gesture one action point, chosen with
   ``--seed``, cut the same way. ``--msrc12-per-person K`` replays a seeded subset of K sessions per person.
-  ``--idle K`` adds K idle windows (no-action time) as the background class, as the app's "Record idle".
+  ``--msrc12-examples N`` enrols N action points of that session per gesture (a user who records the
+  gesture N times; the class is their mean). ``--idle K`` adds K idle windows (no-action time) as the
+  background class, as the app's "Record idle".
   ``--msrc12-persons 4,5`` replays only those persons.
 
 A model trained with the "no action" class keeps examples of it (crossglg.checkpoint.NO_ACTION_FILE);
@@ -65,13 +67,15 @@ class Setup:
 
 
 def _gallery(embedder, windows: dict[str, np.ndarray], sources: dict[str, str], idle=()):
-    """One exemplar per class, added the way the app and ``--enroll`` add one; ``idle``: (window,
-    source) pairs enrolled as one background class, as the app's "Record idle" does."""
+    """The exemplars of each class (one window, or a stack of them), added the way the app and
+    ``--enroll`` add them; ``idle``: (window, source) pairs enrolled as one background class, as the
+    app's "Record idle" does."""
     from crossglg.oneshot import IDLE, Gallery
 
     gallery = Gallery(embedder.dim, embedder.model_hash)
     for name, window in windows.items():
-        gallery.add(name, embedder.embed(window[None]), window[None], sources[name])
+        batch = window if window.ndim == 5 else window[None]
+        gallery.add(name, embedder.embed(batch), batch, sources[name])
     for window, source in idle:
         gallery.add(IDLE, embedder.embed(window[None]), window[None], source, background=True)
     return gallery
@@ -223,6 +227,7 @@ def msrc12(
     idle_window: str = "whole",
     only: tuple[int, ...] = (),
     enrol: int = 0,
+    examples: int = 1,
 ) -> dict:
     from crossglg.data.readers import (
         MSRC12_AFTER_S,
@@ -272,9 +277,13 @@ def msrc12(
             for t, g in read_msrc12_tags(csv.with_suffix(".tagstream"))
             if g == gesture and t - before >= times[0] and t + after <= times[-1]
         ]
-        point = points[int(rng.integers(len(points)))]
-        window = cut_window(times, frames, "kinect_v1", point - before, point + after)
-        return window, f"{csv.name}@{point:.2f}"
+        if examples == 1:
+            picked = [points[int(rng.integers(len(points)))]]
+        else:  # recorded one after another in one session, as a user would
+            count = min(examples, len(points))
+            picked = [points[i] for i in sorted(rng.choice(len(points), count, replace=False).tolist())]
+        windows = np.stack([cut_window(times, frames, "kinect_v1", t - before, t + after) for t in picked])
+        return windows, ", ".join(f"{csv.name}@{t:.2f}" for t in picked)
 
     idle_rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])  # gesture draws unchanged
     enrol_rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])  # a child of its own
@@ -376,6 +385,7 @@ def msrc12(
         "decision_counts": counts,
         "gallery_sources": {str(k): v for k, v in gallery_info.items()},
         "enrolled_per_gallery": enrol or len(names),
+        "examples_per_gesture": examples,
         "never_enrolled": None
         if unenrolled is None
         else {
@@ -500,6 +510,12 @@ def main(argv: list[str] | None = None) -> int:
         "scored as labels per minute during actions that were never enrolled (default: all)",
     )
     p.add_argument(
+        "--msrc12-examples",
+        type=int,
+        default=1,
+        help="MSRC-12: enrol this many action points of the other person's session per gesture (default 1)",
+    )
+    p.add_argument(
         "--no-action",
         choices=("model", "off"),
         default="model",
@@ -573,6 +589,7 @@ def main(argv: list[str] | None = None) -> int:
             idle_window=args.idle_window,
             only=args.msrc12_persons,
             enrol=args.msrc12_enrol,
+            examples=args.msrc12_examples,
         )
         result["wall_s"] = time.perf_counter() - t0
         report["results"]["msrc12"] = result

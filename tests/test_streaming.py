@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from crossglg.streaming import Event, Fire, fires, score_stream
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_fires_are_label_changes_to_a_class():
@@ -131,3 +136,26 @@ def test_msrc12_no_action_skips_stretches_where_nobody_is_in_view(data_root):
     assert 0 < len(stretches) < 100  # the draws that fell where nobody is tracked are dropped
     for s in stretches:
         assert make_window(s).any()  # each has a body to train on
+
+
+def test_streaming_benchmark_enrols_several_examples_per_gesture(data_root, tmp_path):
+    """--msrc12-examples N: N action points of the other person's session per gesture, as a user who
+    records a gesture N times in a row; the replay runs as with one."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "three.json"
+    args = "--sets msrc12 --msrc12-persons 4 --msrc12-per-person 1 --msrc12-examples 3 -q".split()
+    subprocess.run(
+        [sys.executable, str(REPO / "benchmarks/bench_streaming.py"), *args, "--data", str(data_root),
+         "--out", str(out)],
+        check=True, cwd=REPO, capture_output=True, timeout=600,
+    )  # fmt: skip
+    result = json.loads(out.read_text())["results"]["msrc12"]
+    assert result["examples_per_gesture"] == 3 and result["total"]["events"] > 0
+    sources = result["gallery_sources"]["4"]
+    assert len(sources) == 12
+    for source in sources.values():
+        points = source.split(", ")
+        assert len(points) == 3 == len(set(points)) and len({p.split("@")[0] for p in points}) == 1
+        assert all("_p05.csv@" in p for p in points)  # person 4's gallery comes from person 5
