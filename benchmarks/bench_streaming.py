@@ -277,7 +277,7 @@ def msrc12(
             for t, g in read_msrc12_tags(csv.with_suffix(".tagstream"))
             if g == gesture and t - before >= times[0] and t + after <= times[-1]
         ]
-        if examples == 1:
+        if examples == 1:  # the draw every earlier report made: its galleries stay the same
             picked = [points[int(rng.integers(len(points)))]]
         else:  # recorded one after another in one session, as a user would
             count = min(examples, len(points))

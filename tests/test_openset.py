@@ -462,12 +462,8 @@ def test_stream_level_sets_the_level_from_real_never_enrolled_stream_reports(dat
     for key in ("latencies_s", "per_class", "confusions"):
         del old["results"]["msrc12"]["total"][key]
     (tmp_path / "old.json").write_text(json.dumps(old))
-    assert (
-        openset.main(
-            ["stream-level", str(tmp_path / "old.json"), str(reports[1]), "--calibration", str(target)]
-        )
-        == 0
-    )
+    both = ["stream-level", str(tmp_path / "old.json"), str(reports[1]), "--calibration", str(target)]
+    assert openset.main(both) == 0
     del old["results"]["msrc12"]["total"]["fires"]
     (tmp_path / "old.json").write_text(json.dumps(old))
     assert openset.main(["stream-level", str(tmp_path / "old.json"), "--calibration", str(target)]) == 2
