@@ -452,6 +452,13 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, default=DATA)
@@ -511,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--msrc12-examples",
-        type=int,
+        type=_at_least_one,
         default=1,
         help="MSRC-12: enrol this many action points of the other person's session per gesture (default 1)",
     )
