@@ -170,6 +170,28 @@ def test_config_errors_are_clear():
         model(torch.randn(2, 3, 60, 20, 2))
     with pytest.raises(ValueError, match="no text features"):
         model(torch.randn(2, 3, 60, 25, 2), torch.tensor([0, 2]), random_text(2))
+    with pytest.raises(ValueError, match="'classifier' must be"):
+        build_model({"num_classes": 3, "classifier": "arc"})
+    with pytest.raises(ValueError, match="'cosine_margin' needs classifier"):
+        build_model({"num_classes": 3, "cosine_margin": 0.2})
+    with pytest.raises(ValueError, match="'cosine_margin' must be in"):
+        build_model({"num_classes": 3, "classifier": "cosine", "cosine_margin": 1.5})
+
+
+def test_cosine_classifier_scores_by_angle_and_its_margin_makes_the_true_class_work_harder():
+    config = {"num_classes": 4, "classifier": "cosine", "cosine_scale": 10.0, "g2l": False, "l2g": False}
+    model = build_model({**config, **SMALL}).eval()
+    x, labels = torch.randn(6, 3, 60, 25, 2), torch.tensor([0, 1, 2, 3, 0, 1])
+    out = model(x, labels)
+    assert out["logits"].abs().max() <= 10.0 + 1e-4  # scale * cosine
+    # the logits ignore the embedding's length: only its direction counts, as in the gallery
+    torch.testing.assert_close(model.classifier(3.0 * out["embedding"]), out["logits"])
+    plain, _ = model.loss(out, labels)
+    model.config["cosine_margin"] = 0.3
+    with_margin, terms = model.loss(out, labels)
+    assert with_margin > plain and terms["ce"] > float(plain)
+    # the margin is a training term: the logits the model returns do not carry it
+    torch.testing.assert_close(model(x, labels)["logits"], out["logits"])
 
 
 @pytest.mark.parametrize("encoder", ["infogcn", "stgcn"])

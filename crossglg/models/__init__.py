@@ -11,7 +11,14 @@ from typing import Any
 
 from crossglg.models import infogcn as _infogcn  # noqa: F401  (registers "infogcn")
 from crossglg.models import stgcn as _stgcn  # noqa: F401  (registers "stgcn")
-from crossglg.models.crossglg import CrossGLG, JointImportance, LocalToGlobal, SkeletonBranch, TextFeatures
+from crossglg.models.crossglg import (
+    CosineClassifier,
+    CrossGLG,
+    JointImportance,
+    LocalToGlobal,
+    SkeletonBranch,
+    TextFeatures,
+)
 from crossglg.models.registry import Encoder, get_encoder, list_encoders, register_encoder
 
 # Defaults reproduce the paper's setting: InfoGCN at full width, both CrossGLG modules on,
@@ -39,6 +46,10 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "label_smoothing": 0.1,
     "alpha_structure": 0.0,  # ours: keep raw-coordinate sample relations (models/losses.py)
     "dropout": 0.0,
+    # ours: "cosine" trains the classes apart by angle, as the gallery compares them (crossglg.py)
+    "classifier": "linear",
+    "cosine_scale": 16.0,
+    "cosine_margin": 0.0,  # CosFace margin on the true class's cosine (classifier "cosine" only)
     "encoder_options": {},  # encoder-specific keyword arguments, e.g. {"ancestor_k": 2}
 }
 
@@ -75,6 +86,16 @@ def normalise_config(config: dict[str, Any]) -> dict[str, Any]:
     for key in ("g2l", "l2g"):
         if not isinstance(cfg[key], bool):
             raise ValueError(f"model config {key!r} must be true/false, got {cfg[key]!r}")
+    if cfg["classifier"] not in ("linear", "cosine"):
+        raise ValueError(f"model config 'classifier' must be 'linear' or 'cosine', got {cfg['classifier']!r}")
+    if not isinstance(cfg["cosine_scale"], int | float) or cfg["cosine_scale"] <= 0:
+        raise ValueError(
+            f"model config 'cosine_scale' must be a positive number, got {cfg['cosine_scale']!r}"
+        )
+    if not isinstance(cfg["cosine_margin"], int | float) or not 0 <= cfg["cosine_margin"] < 1:
+        raise ValueError(f"model config 'cosine_margin' must be in [0, 1), got {cfg['cosine_margin']!r}")
+    if cfg["cosine_margin"] and cfg["classifier"] != "cosine":
+        raise ValueError("model config 'cosine_margin' needs classifier = 'cosine'")
     return cfg
 
 
@@ -122,6 +143,7 @@ def count_parameters(module) -> int:
 
 __all__ = [
     "COMMON_ENCODER_ARGS",
+    "CosineClassifier",
     "DEFAULT_CONFIG",
     "CrossGLG",
     "Encoder",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from crossglg.models.losses import calibration_loss, classification_loss, consistency_loss, structure_loss
@@ -128,6 +129,23 @@ class LocalToGlobal(nn.Module):
         return feats.mean(dim=(2, 3)) + self.out(mixed), attn.mean(dim=1)
 
 
+class CosineClassifier(nn.Module):
+    """Logits = scale * cos(embedding, class weight), bias-free.
+
+    Ours (docs/method.md, "Classifier"): the gallery compares embeddings by cosine, so training the
+    classes apart by angle trains the geometry inference uses; a linear layer can also separate them by
+    length and bias, which the cosine then throws away (Chen et al., ICLR 2019, "A Closer Look at
+    Few-shot Classification", Baseline++)."""
+
+    def __init__(self, dim: int, num_classes: int, scale: float):
+        super().__init__()
+        self.scale = scale
+        self.weight = nn.Parameter(torch.randn(num_classes, dim) * dim**-0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scale * F.normalize(x, dim=1) @ F.normalize(self.weight, dim=1).t()
+
+
 class SkeletonBranch(nn.Module):
     """The text-free inference path: (N, 3, T, V, M) -> (N, D) embedding (not normalised).
 
@@ -165,7 +183,11 @@ class CrossGLG(nn.Module):
         self.l2g = (
             LocalToGlobal(c, config["text_dim"], v, heads=config["l2g_heads"]) if config["l2g"] else None
         )
-        self.classifier = nn.Linear(encoder.embed_dim, config["num_classes"])
+        self.classifier: nn.Module = (
+            CosineClassifier(encoder.embed_dim, config["num_classes"], config["cosine_scale"])
+            if config["classifier"] == "cosine"
+            else nn.Linear(encoder.embed_dim, config["num_classes"])
+        )
 
     @property
     def embed_dim(self) -> int:
@@ -207,11 +229,16 @@ class CrossGLG(nn.Module):
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """total = CE(skeleton) + CE(cross-modal) + a_cal L_calibrate + a_c L_c + encoder terms."""
         cfg = self.config
+        # CosFace's additive margin (Wang et al., CVPR 2018) on the true class's cosine, in logit units
+        margin = cfg["cosine_margin"] * cfg["cosine_scale"] if cfg["classifier"] == "cosine" else 0.0
         weighted: dict[str, tuple[float, torch.Tensor]] = {
-            "ce": (1.0, classification_loss(out["logits"], labels, cfg["label_smoothing"]))
+            "ce": (1.0, classification_loss(out["logits"], labels, cfg["label_smoothing"], margin))
         }
         if "logits_cm" in out:
-            weighted["ce_cm"] = (1.0, classification_loss(out["logits_cm"], labels, cfg["label_smoothing"]))
+            weighted["ce_cm"] = (
+                1.0,
+                classification_loss(out["logits_cm"], labels, cfg["label_smoothing"], margin),
+            )
             weighted["consistency"] = (
                 cfg["alpha_consistency"],
                 consistency_loss(out["logits"], out["logits_cm"], cfg["consistency_temperature"]),
@@ -247,4 +274,11 @@ def _check_text(text: TextFeatures, labels: torch.Tensor, text_dim: int | None) 
         )
 
 
-__all__ = ["CrossGLG", "JointImportance", "LocalToGlobal", "SkeletonBranch", "TextFeatures"]
+__all__ = [
+    "CosineClassifier",
+    "CrossGLG",
+    "JointImportance",
+    "LocalToGlobal",
+    "SkeletonBranch",
+    "TextFeatures",
+]

@@ -32,8 +32,12 @@ def consistency_loss(
 
 
 def classification_loss(
-    logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.1
+    logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.1, margin: float = 0.0
 ) -> torch.Tensor:
+    """Cross-entropy; ``margin`` is taken off each sample's true-class logit first, so that the class
+    must win by that much (training only: the logits used elsewhere are left as they are)."""
+    if margin:
+        logits = logits - margin * F.one_hot(labels, logits.shape[1]).to(logits.dtype)
     return F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
 
 
