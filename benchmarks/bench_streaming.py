@@ -4,6 +4,7 @@
         [--threshold LEVEL] [--stride N] [--smoothing N] [--hold N] [--sets precog,msrc12]
         [--part all|val|test] [--msrc12-persons 4,5] [--model DIR] [--no-action model|off]
         [--idle K --idle-from next|same --idle-window whole|end] [--msrc12-enrol K] [--msrc12-examples N]
+        [--msrc12-examples-from one|sessions]
 
 Each recording is replayed frame by frame through ``demo.live.replay`` (the app's buffer, 60-frame window,
 stride, smoothing and open-set decision, with the app's default Settings unless --stride / --smoothing
@@ -20,8 +21,9 @@ gallery of ONE exemplar per class from ANOTHER subject:
   gallery of person p comes from person p+1 (cyclic): per gesture one action point, chosen with
   ``--seed``, cut the same way. ``--msrc12-per-person K`` replays a seeded subset of K sessions per person.
   ``--msrc12-examples N`` enrols N action points of that session per gesture (a user who records the
-  gesture N times; the class is their mean). ``--idle K`` adds K idle windows (no-action time) as the
-  background class, as the app's "Record idle".
+  gesture N times; the class is their mean), ``--msrc12-examples-from sessions`` in turn from each of
+  that person's sessions of the gesture (recorded on different occasions). ``--idle K`` adds K idle
+  windows (no-action time) as the background class, as the app's "Record idle".
   ``--msrc12-persons 4,5`` replays only those persons.
 
 A model trained with the "no action" class keeps examples of it (crossglg.checkpoint.NO_ACTION_FILE);
@@ -228,6 +230,7 @@ def msrc12(
     only: tuple[int, ...] = (),
     enrol: int = 0,
     examples: int = 1,
+    spread: str = "one",
 ) -> dict:
     from crossglg.data.readers import (
         MSRC12_AFTER_S,
@@ -270,20 +273,28 @@ def msrc12(
             candidates = [csv for g, csv in sessions[other] if g == gesture]
             if candidates:
                 break
-        csv = candidates[int(rng.integers(len(candidates)))]
-        times, frames = stream_frames(read_stream(csv, "msrc12")[0])
-        points = [
-            t
-            for t, g in read_msrc12_tags(csv.with_suffix(".tagstream"))
-            if g == gesture and t - before >= times[0] and t + after <= times[-1]
-        ]
-        if examples == 1:  # the draw every earlier report made: its galleries stay the same
-            picked = [points[int(rng.integers(len(points)))]]
-        else:  # recorded one after another in one session, as a user would
-            count = min(examples, len(points))
-            picked = [points[i] for i in sorted(rng.choice(len(points), count, replace=False).tolist())]
-        windows = np.stack([cut_window(times, frames, "kinect_v1", t - before, t + after) for t in picked])
-        return windows, ", ".join(f"{csv.name}@{t:.2f}" for t in picked)
+        first = int(rng.integers(len(candidates)))
+        # "sessions": round robin over the other person's sessions of the gesture, from the drawn one on
+        order = candidates[first:] + candidates[:first] if spread == "sessions" else [candidates[first]]
+        windows, sources = [], []
+        for i, csv in enumerate(order):
+            count = len(range(i, examples, len(order)))
+            if not count:
+                break
+            times, frames = stream_frames(read_stream(csv, "msrc12")[0])
+            points = [
+                t
+                for t, g in read_msrc12_tags(csv.with_suffix(".tagstream"))
+                if g == gesture and t - before >= times[0] and t + after <= times[-1]
+            ]
+            if examples == 1:  # the draw every earlier report made: its galleries stay the same
+                picked = [points[int(rng.integers(len(points)))]]
+            else:  # recorded one after another in one session, as a user would
+                count = min(count, len(points))
+                picked = [points[k] for k in sorted(rng.choice(len(points), count, replace=False).tolist())]
+            windows += [cut_window(times, frames, "kinect_v1", t - before, t + after) for t in picked]
+            sources += [f"{csv.name}@{t:.2f}" for t in picked]
+        return np.stack(windows), ", ".join(sources)
 
     idle_rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])  # gesture draws unchanged
     enrol_rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])  # a child of its own
@@ -386,6 +397,7 @@ def msrc12(
         "gallery_sources": {str(k): v for k, v in gallery_info.items()},
         "enrolled_per_gallery": enrol or len(names),
         "examples_per_gesture": examples,
+        "examples_from": spread,
         "never_enrolled": None
         if unenrolled is None
         else {
@@ -523,6 +535,14 @@ def main(argv: list[str] | None = None) -> int:
         help="MSRC-12: enrol this many action points of the other person's session per gesture (default 1)",
     )
     p.add_argument(
+        "--msrc12-examples-from",
+        choices=("one", "sessions"),
+        default="one",
+        help="MSRC-12: the examples come from one session of the other person (recorded one after "
+        "another) or in turn from each of their sessions of the gesture (recorded on another occasion, "
+        "after another kind of instruction)",
+    )
+    p.add_argument(
         "--no-action",
         choices=("model", "off"),
         default="model",
@@ -597,6 +617,7 @@ def main(argv: list[str] | None = None) -> int:
             only=args.msrc12_persons,
             enrol=args.msrc12_enrol,
             examples=args.msrc12_examples,
+            spread=args.msrc12_examples_from,
         )
         result["wall_s"] = time.perf_counter() - t0
         report["results"]["msrc12"] = result

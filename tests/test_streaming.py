@@ -138,24 +138,35 @@ def test_msrc12_no_action_skips_stretches_where_nobody_is_in_view(data_root):
         assert make_window(s).any()  # each has a body to train on
 
 
-def test_streaming_benchmark_enrols_several_examples_per_gesture(data_root, tmp_path):
-    """--msrc12-examples N: N action points of the other person's session per gesture, as a user who
-    records a gesture N times in a row; the replay runs as with one."""
+@pytest.mark.parametrize("spread", ["one", "sessions"])
+def test_streaming_benchmark_enrols_several_examples_per_gesture(data_root, tmp_path, spread):
+    """--msrc12-examples N: N action points of the other person per gesture, as a user who records a
+    gesture N times, in a row (one session) or on different occasions (in turn from each session of it
+    that the person has); the replay runs as with one."""
     import subprocess
     import sys
+
+    from crossglg.data.readers import MSRC_NAME, class_names
 
     out = tmp_path / "three.json"
     args = "--sets msrc12 --msrc12-persons 4 --msrc12-per-person 1 --msrc12-examples 3 -q".split()
     subprocess.run(
         [sys.executable, str(REPO / "benchmarks/bench_streaming.py"), *args, "--data", str(data_root),
-         "--out", str(out)],
+         "--out", str(out), "--msrc12-examples-from", spread],
         check=True, cwd=REPO, capture_output=True, timeout=600,
     )  # fmt: skip
     result = json.loads(out.read_text())["results"]["msrc12"]
-    assert result["examples_per_gesture"] == 3 and result["total"]["events"] > 0
+    assert result["examples_per_gesture"] == 3 and result["examples_from"] == spread
+    assert result["total"]["events"] > 0
+    person5 = [MSRC_NAME.search(csv.name) for csv in (data_root / "msrc12").glob("*_p05.csv")]
+    sessions = {name: sum(int(m.group(3)) == g for m in person5) for g, name in class_names("msrc12").items()}
     sources = result["gallery_sources"]["4"]
     assert len(sources) == 12
-    for source in sources.values():
+    for gesture, source in sources.items():
         points = source.split(", ")
-        assert len(points) == 3 == len(set(points)) and len({p.split("@")[0] for p in points}) == 1
+        files = {p.split("@")[0] for p in points}
+        assert len(points) == 3 == len(set(points))
+        assert len(files) == (1 if spread == "one" else min(3, sessions[gesture]))
         assert all("_p05.csv@" in p for p in points)  # person 4's gallery comes from person 5
+    if spread == "sessions":
+        assert max(sessions.values()) > 1  # some gestures really were drawn from two sessions
