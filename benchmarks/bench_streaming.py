@@ -539,8 +539,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=("one", "sessions"),
         default="one",
         help="MSRC-12: the examples come from one session of the other person (recorded one after "
-        "another) or in turn from each of their sessions of the gesture (recorded on another occasion, "
-        "after another kind of instruction)",
+        "another) or in turn from each of their sessions of the gesture (recorded on another occasion)",
     )
     p.add_argument(
         "--no-action",

@@ -58,6 +58,18 @@ def test_round_trip_restores_weights_config_and_embeddings(saved):
         torch.testing.assert_close(ckpt.model.skeleton_branch()(x), model.skeleton_branch()(x))
 
 
+def test_a_cosine_classifier_round_trips_with_its_scale(tmp_path):
+    """A checkpoint of the cosine recipe (no classifier bias) loads with the same logits."""
+    torch.manual_seed(0)
+    config = {**CONFIG, "classifier": "cosine", "cosine_scale": 12.0, "cosine_margin": 0.2}
+    model = build_model(config).eval()
+    ckpt = load_checkpoint(save_checkpoint(tmp_path / "cos", model, classes=CLASSES))
+    assert ckpt.config["model"]["classifier"] == "cosine" and ckpt.model.classifier.scale == 12.0
+    x = torch.randn(2, 3, 60, 25, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(ckpt.model(x)["logits"], model(x)["logits"])
+
+
 def test_hash_ignores_the_classifier_but_not_the_branch(saved):
     model, _ = saved
     before = skeleton_branch_hash(model)
