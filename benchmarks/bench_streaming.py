@@ -289,7 +289,7 @@ def msrc12(
             ]
             if examples == 1:  # the draw every earlier report made: its galleries stay the same
                 picked = [points[int(rng.integers(len(points)))]]
-            else:  # recorded one after another in one session, as a user would
+            else:  # several of one session, recorded one after another as a user would
                 count = min(count, len(points))
                 picked = [points[k] for k in sorted(rng.choice(len(points), count, replace=False).tolist())]
             windows += [cut_window(times, frames, "kinect_v1", t - before, t + after) for t in picked]
