@@ -16,7 +16,14 @@ from crossglg.skeleton import (
     window_from_frames,
 )
 from crossglg.skeleton import synthesis as rules
-from crossglg.skeleton.augment import Augmenter, crop_and_resample, drop_joints, mirror, rotate
+from crossglg.skeleton.augment import (
+    Augmenter,
+    crop_and_resample,
+    drop_joints,
+    mirror,
+    mirror_labels,
+    rotate,
+)
 from crossglg.skeleton.convert import ntu_mapping
 
 I = NTU25.index
@@ -243,6 +250,34 @@ def test_augment_mirror_swaps_sides_consistently(drink):
     hip_line = flipped[:, 0, I("left hip"), 0] - flipped[:, 0, I("right hip"), 0]
     assert hip_line[0] > 0  # still a body whose left is on +x
     np.testing.assert_allclose(mirror(flipped), window)
+
+
+def test_mirror_labels_pair_sided_twins_and_never_mirror_a_lone_side():
+    from crossglg.data.readers import class_names
+
+    names = [f"{d}: {n}" for d in ("msrc12", "gtu3d", "precog") for n in class_names(d).values()]
+    to = dict(zip(names, (names[j] if j >= 0 else None for j in mirror_labels(names)), strict=True))
+    assert to["precog: front right kick"] == "precog: front left kick"
+    assert to["precog: side left kick"] == "precog: side right kick"
+    assert to["gtu3d: left-handed shaking"] == "gtu3d: right-handed shaking"
+    assert to["gtu3d: right and left waist stretch"] == "gtu3d: right and left waist stretch"  # both sides
+    assert to["msrc12: kick"] == "msrc12: kick" and to["precog: elbow strike"] == "precog: elbow strike"
+    assert to["msrc12: push right"] is None  # its mirror image ("push left") is no class
+    twins = mirror_labels(names)
+    paired = twins >= 0
+    assert (twins[twins[paired]] == np.flatnonzero(paired)).all()  # mirroring twice gives the class back
+
+
+def test_augmenter_reports_mirroring_and_may_keep_the_side(drink):
+    window = make_window(drink)
+    augment = Augmenter()
+    runs = [(augment.augment(window, s), augment.augment(window, s, may_mirror=False)) for s in range(16)]
+    assert {mirrored for (_, mirrored), _ in runs} == {True, False}
+    for seed, ((out, mirrored), (kept, kept_mirrored)) in enumerate(runs):
+        assert not kept_mirrored
+        np.testing.assert_array_equal(out, augment(window, seed))
+        # the same draws either way: unless it was mirrored, the result is the kept one
+        assert np.array_equal(out, kept) != mirrored
 
 
 def test_augment_ops_keep_shapes_bones_and_absent_bodies(drink):

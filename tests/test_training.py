@@ -206,6 +206,34 @@ def test_no_action_class_is_trained_and_its_windows_kept_with_the_checkpoint(kin
         no_action_windows({**cfg["data"], "no_action_persons": [42]})
 
 
+def test_window_dataset_gives_a_mirrored_window_its_twins_label(kinect_cfg):
+    from crossglg.training.data import prepare_data
+    from crossglg.training.experiment import make_augmenter
+    from crossglg.training.trainer import WindowDataset
+
+    data = prepare_data(kinect_cfg)
+    windows, augment = data.train_windows[:3], make_augmenter(kinect_cfg)
+    # class 0 and 1 are twins ("front right / left kick"); class 2 has a side but no twin
+    ds = WindowDataset(windows, np.array([0, 1, 2]), augment, seed=5, mirror_to=np.array([1, 0, -1]))
+    plain = WindowDataset(windows, np.array([0, 1, 2]), augment, seed=5)
+    seen, kept_side = set(), 0
+    for epoch in range(12):
+        ds.set_epoch(epoch)
+        plain.set_epoch(epoch)
+        for i in range(3):
+            (x, label), (x_plain, plain_label) = ds[i], plain[i]
+            seen.add((i, label))
+            assert plain_label == i  # without twins every class keeps its label
+            if i < 2:  # the same window as without twins; only the label follows the mirror
+                np.testing.assert_array_equal(x.numpy(), x_plain.numpy())
+            else:  # never mirrored, with the draws of every other augmentation unchanged
+                never = augment.augment(windows[2], np.random.default_rng([5, epoch, 2]), may_mirror=False)
+                assert label == 2
+                np.testing.assert_array_equal(x.numpy(), never[0])
+                kept_side += not np.array_equal(x.numpy(), x_plain.numpy())
+    assert {(0, 1), (0, 0), (1, 0), (1, 1)} <= seen and kept_side > 0
+
+
 def test_window_dataset_augments_reproducibly(kinect_cfg):
     from crossglg.training.data import prepare_data
     from crossglg.training.experiment import make_augmenter

@@ -3,6 +3,8 @@ chains them with probabilities. Absent bodies (all-zero) stay zero."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,6 +85,26 @@ def mirror(window: np.ndarray) -> np.ndarray:
     return out
 
 
+_SIDE = re.compile(r"\b(left|right)\b")
+
+
+def mirror_labels(class_names: Sequence[str]) -> np.ndarray:
+    """The label a mirrored window of each class must carry, so that mirroring never teaches a wrong one:
+    a sided class whose mirror image is a class too takes its twin's ("front right kick" -> "front left
+    kick"); a class that names no side, or both ("right and left waist stretch"), keeps its own; a sided
+    class without a twin (MSRC-12 "push right") gets -1: it is never mirrored."""
+    index = {name.lower(): i for i, name in enumerate(class_names)}
+    out = np.arange(len(class_names))
+    for i, name in enumerate(class_names):
+        sides = set(_SIDE.findall(name.lower()))
+        twin = _SIDE.sub(lambda m: "right" if m.group(1) == "left" else "left", name.lower())
+        if twin in index and twin != name.lower():
+            out[i] = index[twin]
+        elif len(sides) == 1:
+            out[i] = -1
+    return out
+
+
 @dataclass
 class Augmenter:
     """Random augmentation of one window; magnitudes in radians / fractions / metres."""
@@ -99,12 +121,20 @@ class Augmenter:
     mirror_prob: float = 0.5
 
     def __call__(self, window: np.ndarray, rng: np.random.Generator | int | None = None) -> np.ndarray:
+        return self.augment(window, rng)[0]
+
+    def augment(
+        self, window: np.ndarray, rng: np.random.Generator | int | None = None, may_mirror: bool = True
+    ) -> tuple[np.ndarray, bool]:
+        """The augmented window and whether it was mirrored (its label may change: :func:`mirror_labels`).
+        ``may_mirror`` False keeps the side; the random draws are the same either way."""
         rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         out = np.asarray(window, np.float32)
         if self.crop_prob and rng.random() < self.crop_prob:
             length = rng.uniform(self.crop_min, 1.0)
             out = crop_and_resample(out, rng.uniform(0, 1 - length), length)
-        if self.mirror_prob and rng.random() < self.mirror_prob:
+        mirrored = bool(self.mirror_prob) and rng.random() < self.mirror_prob and may_mirror
+        if mirrored:
             out = mirror(out)
         if self.shear:
             out = shear(out, rng.uniform(-self.shear, self.shear, (3, 3)))
@@ -121,4 +151,4 @@ class Augmenter:
             out = jitter(out, self.jitter_sigma, rng)
         if self.drop_prob and rng.random() < self.drop_prob:
             out = drop_joints(out, rng.choice(25, rng.integers(1, self.drop_max + 1), replace=False))
-        return out.astype(np.float32)
+        return out.astype(np.float32), mirrored

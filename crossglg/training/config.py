@@ -31,7 +31,11 @@ DEFAULTS: dict[str, Any] = {
         "no_action_persons": [],
         "no_action_per_session": 4,
     },
-    "augment": {"enabled": True},  # other keys go to crossglg.skeleton.augment.Augmenter(**kwargs)
+    # twin_labels: a mirrored window of a sided class takes its twin's label ("front right kick" ->
+    # "front left kick"), and a sided class without a twin is never mirrored (augment.mirror_labels);
+    # false: every mirrored window keeps its label, as every model before 2026-12-04 was trained.
+    # Other keys go to crossglg.skeleton.augment.Augmenter(**kwargs).
+    "augment": {"enabled": True, "twin_labels": True},
     "model": {
         "encoder": "infogcn",
         "width": 1.0,
@@ -159,6 +163,7 @@ def validate_config(cfg: dict) -> None:
             cfg["data"]["no_action_per_session"],
             lambda v: isinstance(v, int) and v > 0,
         ),
+        ("augment.twin_labels", cfg["augment"]["twin_labels"], lambda v: isinstance(v, bool)),
         (
             "data.protocol",
             cfg["data"]["protocol"],

@@ -72,6 +72,7 @@ def model_config(cfg: dict, num_classes: int) -> dict:
 
 def make_augmenter(cfg: dict):
     aug = dict(cfg["augment"])
+    aug.pop("twin_labels", None)  # the labels' business: WindowDataset's mirror_to
     if not aug.pop("enabled", True):
         return None
     from crossglg.skeleton.augment import Augmenter
@@ -93,6 +94,7 @@ def train_experiment(cfg: dict, run_dir: Path, resume: bool = True, log=print) -
     """Trains one config; returns the final results (validation-selected checkpoint on the novel sets)."""
     from crossglg.checkpoint import save_checkpoint
     from crossglg.models import build_model
+    from crossglg.skeleton.augment import mirror_labels
     from crossglg.text.encoder import text_features
     from crossglg.training.data import prepare_data
 
@@ -123,7 +125,11 @@ def train_experiment(cfg: dict, run_dir: Path, resume: bool = True, log=print) -
             )
         bodies = int(cfg["data"]["train_bodies"])
         train_set = WindowDataset(
-            data.train_windows[..., :bodies], data.train_labels, make_augmenter(cfg), seed=cfg["seed"]
+            data.train_windows[..., :bodies],
+            data.train_labels,
+            make_augmenter(cfg),
+            seed=cfg["seed"],
+            mirror_to=mirror_labels(data.class_names) if cfg["augment"]["twin_labels"] else None,
         )
         manifest = {**data.manifest, "config_name": cfg["name"], "seed": cfg["seed"], "git": git_revision()}
 

@@ -30,6 +30,7 @@ from crossglg.training.metrics import NovelSet, evaluate_sets
 
 if TYPE_CHECKING:
     from crossglg.models import CrossGLG
+    from crossglg.skeleton.augment import Augmenter
 
 STATE_FILE = "train_state.pt"
 
@@ -50,10 +51,17 @@ def pick_device(requested: str = "auto") -> torch.device:
 
 
 class WindowDataset(Dataset):
-    """Precomputed canonical windows, augmented on the fly with a per-(seed, epoch, index) generator."""
+    """Precomputed canonical windows, augmented on the fly with a per-(seed, epoch, index) generator.
+    ``mirror_to``: the label a mirrored window of each class takes (:func:`mirror_labels`; -1: never
+    mirrored); None: every class keeps its label."""
 
     def __init__(
-        self, windows: np.ndarray, labels: np.ndarray, augment: Callable | None = None, seed: int = 0
+        self,
+        windows: np.ndarray,
+        labels: np.ndarray,
+        augment: Augmenter | None = None,
+        seed: int = 0,
+        mirror_to: np.ndarray | None = None,
     ):
         if len(windows) != len(labels):
             raise ValueError(f"{len(windows)} windows but {len(labels)} labels")
@@ -62,6 +70,7 @@ class WindowDataset(Dataset):
         self.augment = augment
         self.seed = seed
         self.epoch = 0
+        self.mirror_to = None if mirror_to is None else np.asarray(mirror_to, dtype=np.int64)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -70,11 +79,14 @@ class WindowDataset(Dataset):
         return len(self.labels)
 
     def __getitem__(self, i: int):
-        window = self.windows[i]
+        window, label = self.windows[i], int(self.labels[i])
         if self.augment is not None:
             rng = np.random.default_rng([self.seed, self.epoch, int(i)])
-            window = np.ascontiguousarray(self.augment(window, rng), dtype=np.float32)
-        return torch.from_numpy(window), int(self.labels[i])
+            twin = label if self.mirror_to is None else int(self.mirror_to[label])
+            window, mirrored = self.augment.augment(window, rng, may_mirror=twin >= 0)
+            window = np.ascontiguousarray(window, dtype=np.float32)
+            label = twin if mirrored else label
+        return torch.from_numpy(window), label
 
 
 def lr_at(step: int, steps_per_epoch: int, optim_cfg: dict) -> float:
