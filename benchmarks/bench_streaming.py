@@ -426,6 +426,20 @@ def _times(compute: list[float], model: list[float]) -> dict:
     }
 
 
+def twin_confusions(total: dict) -> int:
+    """How many of the wrong names shown during an action were its left-right twin ("front right kick"
+    shown for "front left kick"): what an encoder blind to the side gets wrong."""
+    from crossglg.skeleton.augment import mirror_labels
+
+    classes = sorted(total["per_class"])
+    twins = {
+        (c, classes[j])
+        for c, j in zip(classes, mirror_labels(classes), strict=True)
+        if j >= 0 and classes[j] != c
+    }
+    return sum(n for pair, n in total["confusions"].items() if tuple(pair.split(" -> ")) in twins)
+
+
 def _sha256(path: Path) -> str:
     import hashlib
 
@@ -458,7 +472,8 @@ def table(results: dict) -> str:
 
         lines.append(
             f"{name:<22}{t['events']:>7}{t['precision']:>7.2f}{t['recall']:>7.2f}{t['f1']:>7.2f}"
-            f"{t['double_fires']:>8}{t['false_per_minute']:>10.2f}{s(t['latency_p50_s']):>9}"
+            f"{t['double_fires']:>8}{t['false_per_minute']:>10.2f}{t['rest_false_per_minute']:>9.2f}"
+            f"{s(t['latency_p50_s']):>9}"
             f"{s(t['latency_p95_s']):>9}{r['compute_ms_p50']:>8.1f}{r['compute_ms_p95']:>8.1f}"
         )
     return "\n".join(lines)
@@ -622,6 +637,7 @@ def main(argv: list[str] | None = None) -> int:
         report["results"]["msrc12"] = result
     for result in report["results"].values():
         result["verdict"] = verdict(result)
+        result["twin_confusions"] = twin_confusions(result["total"])
     report["wall_s"] = time.perf_counter() - started
     report["load_average_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     print(table(report["results"]))
@@ -630,7 +646,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: caught per class: {caught}")
         named = sorted(result["total"]["confusions"].items(), key=lambda kv: -kv[1])[:6]
         if named:
-            print(f"{name}: named instead (performed -> shown): " + ", ".join(f"{k} {n}" for k, n in named))
+            print(
+                f"{name}: named instead (performed -> shown): "
+                + ", ".join(f"{k} {n}" for k, n in named)
+                + f"; the performed action's left-right twin {result['twin_confusions']} of "
+                f"{sum(result['total']['confusions'].values())}"
+            )
+        onset = sorted(result["total"]["onset_labels"].items(), key=lambda kv: -kv[1])[:6]
+        if onset:
+            print(
+                f"{name}: in no-action time, within 1 s before an action starts (next -> shown): "
+                + ", ".join(f"{k} {n}" for k, n in onset)
+            )
         if result.get("never_enrolled"):
             ne = result["never_enrolled"]
             print(

@@ -58,6 +58,30 @@ def test_score_counts_detections_doubles_and_false_labels():
     assert back_to_back.confusions == {"punch -> wave": 2}  # during the punch, then just after it
 
 
+def test_labels_just_before_an_action_are_counted_apart_from_rest():
+    """A gesture repeated back to back begins before its annotated start; a label there is an onset label."""
+    events = [Event("wind it up", 10.0, 12.0), Event("wind it up", 14.0, 16.0)]
+    fired = [
+        Fire("goggles", 3.0),  # rest: 7 s before any start
+        Fire("goggles", 9.4),  # 0.6 s before the first start
+        Fire("goggles", 13.5),  # after the first one's tolerance, 0.5 s before the second
+        Fire("wind it up", 14.2),
+    ]
+    score = score_stream(events, fired, (0.0, 30.0), tolerance_s=1.0, lead_s=1.0)
+    assert (score.false_labels, score.false_in_no_action, score.detected) == (3, 3, 1)
+    assert score.onset_labels == {"wind it up -> goggles": 2}
+    assert score.no_action_s == pytest.approx(30.0 - 6.0)
+    assert score.rest_s == pytest.approx(30.0 - 6.0 - 1.0 - 1.0)  # the two leads [9, 10] and [13, 14]
+    assert score.false_per_minute == pytest.approx(3 / (24 / 60))  # the figure targets are judged on
+    assert score.rest_false_per_minute == pytest.approx(1 / (22 / 60))
+    total = score + score
+    assert total.onset_labels == {"wind it up -> goggles": 4} and total.rest_s == pytest.approx(44.0)
+    assert total.rest_false_per_minute == pytest.approx(score.rest_false_per_minute)
+    # an action at the recording's start has no lead inside it
+    early = score_stream([Event("kick", 0.5, 1.0)], [Fire("punch", 0.2)], (0.0, 5.0))
+    assert early.onset_labels == {"kick -> punch": 1} and early.rest_s == pytest.approx(5.0 - 2.0)
+
+
 def test_read_stream_gives_whole_recordings_where_read_file_gives_cuts(data_root, tmp_path):
     """PRECOG and MSRC-12: read_file cuts labelled actions, read_stream keeps the whole recording (every
     frame, the reader's clock); other formats are read_file's one sequence; --format overrides detection."""
@@ -170,3 +194,24 @@ def test_streaming_benchmark_enrols_several_examples_per_gesture(data_root, tmp_
         assert all("_p05.csv@" in p for p in points)  # person 4's gallery comes from person 5
     if spread == "sessions":
         assert max(sessions.values()) > 1  # some gestures really were drawn from two sessions
+
+
+def test_benchmark_counts_left_right_twin_confusions_only(monkeypatch):
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("bench_streaming", REPO / "benchmarks/bench_streaming.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, bench)  # its dataclasses look their module up
+    spec.loader.exec_module(bench)
+    total = {
+        "per_class": {c: [1, 0] for c in ("front left kick", "front right kick", "push right", "wave")},
+        "confusions": {
+            "front left kick -> front right kick": 3,  # the twin
+            "front right kick -> front left kick": 2,  # the twin
+            "front left kick -> wave": 4,
+            "push right -> wave": 5,  # a sided class without a twin
+        },
+    }
+    assert bench.twin_confusions(total) == 5
