@@ -426,6 +426,10 @@ def _times(compute: list[float], model: list[float]) -> dict:
     }
 
 
+def _most(counts: dict[str, int], n: int = 6) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:n])
+
+
 def twin_confusions(total: dict) -> int:
     """How many of the wrong names shown during an action were its left-right twin ("front right kick"
     shown for "front left kick"): what an encoder blind to the side gets wrong."""
@@ -644,20 +648,19 @@ def main(argv: list[str] | None = None) -> int:
     for name, result in report["results"].items():
         caught = ", ".join(f"{c} {d}/{n}" for c, (n, d) in result["total"]["per_class"].items())
         print(f"{name}: caught per class: {caught}")
-        named = sorted(result["total"]["confusions"].items(), key=lambda kv: -kv[1])[:6]
-        if named:
+        total = result["total"]
+        if total["confusions"]:
             print(
-                f"{name}: named instead (performed -> shown): "
-                + ", ".join(f"{k} {n}" for k, n in named)
-                + f"; the performed action's left-right twin {result['twin_confusions']} of "
-                f"{sum(result['total']['confusions'].values())}"
+                f"{name}: named instead (performed -> shown): {_most(total['confusions'])}; the performed "
+                f"action's left-right twin {result['twin_confusions']} of {sum(total['confusions'].values())}"
             )
-        onset = sorted(result["total"]["onset_labels"].items(), key=lambda kv: -kv[1])[:6]
-        if onset:
+        if total["onset_labels"]:
             print(
                 f"{name}: in no-action time, within 1 s before an action starts (next -> shown): "
-                + ", ".join(f"{k} {n}" for k, n in onset)
+                + _most(total["onset_labels"])
             )
+        if total["rest_labels"]:
+            print(f"{name}: in the rest of the no-action time (shown): {_most(total['rest_labels'])}")
         if result.get("never_enrolled"):
             ne = result["never_enrolled"]
             print(

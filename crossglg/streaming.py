@@ -78,6 +78,7 @@ class StreamScore:
     # "next event -> shown": the false labels in no-action time within the lead before an event's start
     onset_labels: dict[str, int] = field(default_factory=dict)
     rest_s: float = 0.0  # no-action time less the lead before each event
+    rest_labels: dict[str, int] = field(default_factory=dict)  # shown -> count: the other no-action labels
 
     @property
     def precision(self) -> float:
@@ -105,8 +106,7 @@ class StreamScore:
 
     @property
     def rest_false_per_minute(self) -> float:
-        in_rest = self.false_in_no_action - sum(self.onset_labels.values())
-        return in_rest / (self.rest_s / 60.0) if self.rest_s > 0 else 0.0
+        return sum(self.rest_labels.values()) / (self.rest_s / 60.0) if self.rest_s > 0 else 0.0
 
     def latency(self, q: float) -> float | None:
         return float(np.percentile(self.latencies_s, q)) if self.latencies_s else None
@@ -130,6 +130,7 @@ class StreamScore:
             dict(Counter(self.confusions) + Counter(other.confusions)),
             dict(Counter(self.onset_labels) + Counter(other.onset_labels)),
             self.rest_s + other.rest_s,
+            dict(Counter(self.rest_labels) + Counter(other.rest_labels)),
         )
 
     def summary(self) -> dict:
@@ -157,6 +158,7 @@ def score_stream(
     detected: dict[int, float] = {}
     confusions: dict[str, int] = {}
     onset: dict[str, int] = {}
+    rest: dict[str, int] = {}
     double = false = false_idle = 0
     for f in fired:
         owner = next(
@@ -182,6 +184,8 @@ def score_stream(
                 if starting is not None:
                     pair = f"{starting.label} -> {f.label}"
                     onset[pair] = onset.get(pair, 0) + 1
+                else:
+                    rest[f.label] = rest.get(f.label, 0) + 1
             else:
                 pair = f"{during.label} -> {f.label}"
                 confusions[pair] = confusions.get(pair, 0) + 1
@@ -209,6 +213,7 @@ def score_stream(
         confusions,
         onset,
         max(0.0, span[1] - span[0] - led),
+        rest,
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,3 +23,18 @@ def data_root() -> Path:
     if not (DATA_ROOT / "README.md").is_file():
         pytest.skip(f"real data not found at {DATA_ROOT} (set CROSSGLG_DATA)")
     return DATA_ROOT
+
+
+@pytest.fixture
+def load_benchmark(monkeypatch):
+    """A script under benchmarks/ as a module, to test its parts (the scripts are not a package)."""
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, name, module)  # its dataclasses look their module up
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -69,17 +69,19 @@ def test_labels_just_before_an_action_are_counted_apart_from_rest():
     ]
     score = score_stream(events, fired, (0.0, 30.0), tolerance_s=1.0, lead_s=1.0)
     assert (score.false_labels, score.false_in_no_action, score.detected) == (3, 3, 1)
-    assert score.onset_labels == {"wind it up -> goggles": 2}
+    assert score.onset_labels == {"wind it up -> goggles": 2} and score.rest_labels == {"goggles": 1}
     assert score.no_action_s == pytest.approx(30.0 - 6.0)
     assert score.rest_s == pytest.approx(30.0 - 6.0 - 1.0 - 1.0)  # the two leads [9, 10] and [13, 14]
     assert score.false_per_minute == pytest.approx(3 / (24 / 60))  # the figure targets are judged on
     assert score.rest_false_per_minute == pytest.approx(1 / (22 / 60))
     total = score + score
     assert total.onset_labels == {"wind it up -> goggles": 4} and total.rest_s == pytest.approx(44.0)
+    assert total.rest_labels == {"goggles": 2}
     assert total.rest_false_per_minute == pytest.approx(score.rest_false_per_minute)
     # an action at the recording's start has no lead inside it
     early = score_stream([Event("kick", 0.5, 1.0)], [Fire("punch", 0.2)], (0.0, 5.0))
     assert early.onset_labels == {"kick -> punch": 1} and early.rest_s == pytest.approx(5.0 - 2.0)
+    assert early.rest_labels == {} and early.rest_false_per_minute == 0.0
 
 
 def test_read_stream_gives_whole_recordings_where_read_file_gives_cuts(data_root, tmp_path):
@@ -196,15 +198,8 @@ def test_streaming_benchmark_enrols_several_examples_per_gesture(data_root, tmp_
         assert max(sessions.values()) > 1  # some gestures really were drawn from two sessions
 
 
-def test_benchmark_counts_left_right_twin_confusions_only(monkeypatch):
-    import importlib.util
-    import sys
-
-    spec = importlib.util.spec_from_file_location("bench_streaming", REPO / "benchmarks/bench_streaming.py")
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, bench)  # its dataclasses look their module up
-    spec.loader.exec_module(bench)
+def test_benchmark_counts_left_right_twin_confusions_only(load_benchmark):
+    bench = load_benchmark("bench_streaming")
     total = {
         "per_class": {c: [1, 0] for c in ("front left kick", "front right kick", "push right", "wave")},
         "confusions": {
