@@ -16,7 +16,6 @@ Validation classes only: the novel sets and the test subjects are not touched.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -74,6 +73,7 @@ def score(embeddings: np.ndarray, novel, pairs: dict[str, str], draws: int) -> d
 
 def main(argv: list[str] | None = None) -> int:
     from crossglg.data.protocols import NovelSet, kinect_oneshot
+    from crossglg.io import atomic_write_json
     from crossglg.oneshot import Embedder
     from crossglg.skeleton import make_window
     from crossglg.training.metrics import raw_window_embeddings
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     report["wall_s"] = time.perf_counter() - started
     if args.out:
-        args.out.write_text(json.dumps(report, indent=2))
+        atomic_write_json(args.out, report)
     return 0
 
 
