@@ -44,39 +44,34 @@ def twin_sets(split) -> dict[str, tuple[list, dict[int, str], dict[str, str]]]:
     return out
 
 
-def score(embeddings: np.ndarray, novel, pairs: dict[str, str], draws: int) -> dict:
-    """Cosine 1-NN over ``draws`` exemplar draws: per held-out sided class its top-1 and twin share (%)."""
-    labels = novel.labels
-    names = novel.class_names
-    hits = {c: [0, 0, 0] for c in pairs}  # right, named as the twin, queries
-    correct = total = 0
-    for seed in range(draws):
-        exemplars, queries = novel.draw_exemplars(seed)
-        nearest = labels[exemplars][(embeddings[queries] @ embeddings[exemplars].T).argmax(axis=1)]
-        correct += int(np.sum(nearest == labels[queries]))
-        total += len(queries)
-        for truth, shown in zip(labels[queries], nearest, strict=True):
-            name = names[int(truth)]
-            if name in pairs:
-                hits[name][0] += int(shown == truth)
-                hits[name][1] += int(names[int(shown)] == pairs[name])
-                hits[name][2] += 1
-    return {
-        "classes": sorted(names.values()),
-        "top1": 100.0 * correct / total,
-        "held_out_sided": {
-            c: {"twin": pairs[c], "top1": 100.0 * r / n, "named_as_twin": 100.0 * t / n, "queries": n}
-            for c, (r, t, n) in hits.items()
-        },
-    }
+def score(embeddings: np.ndarray, novel, pairs: dict[str, str]) -> dict:
+    """The project's one-shot scoring (``evaluate_embeddings``: cosine 1-NN over the set's exemplar draws)
+    of ``novel`` (a window set, ``crossglg.training.data.window_set``), plus for each held-out sided class
+    its top-1 and how often it was named as its twin (%), from the summed confusion matrix."""
+    from crossglg.training import evaluate_embeddings
+
+    result = evaluate_embeddings(embeddings, novel, ks=(1,))
+    confusion = np.asarray(result["confusion"])
+    index = {name: i for i, name in enumerate(novel.class_names)}
+    held_out = {}
+    for name, twin in pairs.items():
+        row = confusion[index[name]]
+        n = int(row.sum())
+        held_out[name] = {
+            "twin": twin,
+            "top1": 100.0 * row[index[name]] / n,
+            "named_as_twin": 100.0 * row[index[twin]] / n,
+            "queries": n,
+        }
+    return {"classes": list(novel.class_names), "top1": result["top1_mean"], "held_out_sided": held_out}
 
 
 def main(argv: list[str] | None = None) -> int:
     from crossglg.data.protocols import NovelSet, kinect_oneshot
     from crossglg.io import atomic_write_json
     from crossglg.oneshot import Embedder
-    from crossglg.skeleton import make_window
-    from crossglg.training.metrics import raw_window_embeddings
+    from crossglg.training import raw_window_embeddings
+    from crossglg.training.data import window_set
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True, help="checkpoint folder trained on --base, or raw")
@@ -104,11 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         "sets": {},
     }
     for dataset, (members, label_names, pairs) in sets.items():
-        novel = NovelSet(dataset, members, label_names)
-        windows = np.stack([make_window(s, T=60) for s in members]).astype(np.float32)
-        result = score(embed(windows), novel, pairs, args.draws)
+        novel = window_set(dataset, NovelSet(dataset, members, label_names), 60, list(range(args.draws)))
+        result = score(embed(novel.windows), novel, pairs)
         report["sets"][dataset] = result
-        print(f"{dataset}: {len(result['classes'])} classes, 1-NN top-1 {result['top1']:.1f} %")
+        print(f"{dataset}: {len(result['classes'])} classes, top-1 {result['top1']:.1f} % (mean of draws)")
         for name, r in result["held_out_sided"].items():
             print(
                 f"  {name} (twin {r['twin']} trained): top-1 {r['top1']:.1f} %, named as the twin "

@@ -29,20 +29,20 @@ def test_score_counts_right_answers_and_the_twin_apart(wide_split, load_benchmar
     """Side-blind embeddings (a held-out class's queries lie on its twin) are named as the twin every time;
     embeddings that keep the side are right every time."""
     from crossglg.data.protocols import NovelSet
+    from crossglg.training.data import window_set
 
     bench = load_benchmark("bench_twin_oneshot")
     members, names, pairs = bench.twin_sets(wide_split)["gtu3d"]
-    novel = NovelSet("gtu3d", members, names)
-    code = {label: k for k, label in enumerate(sorted(names))}
-    sided = np.eye(len(names), dtype=np.float32)[[code[int(x)] for x in novel.labels]]
-    result = bench.score(sided, novel, pairs, draws=2)
+    novel = window_set("gtu3d", NovelSet("gtu3d", members, names), 60, [0, 1])
+    code = {n: k for k, n in enumerate(novel.class_names)}
+    sided = np.eye(len(names), dtype=np.float32)[novel.labels]
+    result = bench.score(sided, novel, pairs)
     assert result["top1"] == 100.0
     assert result["held_out_sided"]["right-handed shaking"]["named_as_twin"] == 0.0
-    by_name = {n: label for label, n in names.items()}
-    held = novel.labels == by_name["right-handed shaking"]
+    held = novel.labels == code["right-handed shaking"]
     # each held-out sample: the twin's direction plus a little of its own (so no two tie), the exemplar too
     blind = np.hstack([sided, 0.1 * np.eye(len(sided), dtype=np.float32) * held[:, None]])
-    blind[held, : len(names)] = np.eye(len(names), dtype=np.float32)[code[by_name["left-handed shaking"]]]
-    r = bench.score(blind, novel, pairs, draws=2)["held_out_sided"]["right-handed shaking"]
+    blind[held, : len(names)] = np.eye(len(names), dtype=np.float32)[code["left-handed shaking"]]
+    r = bench.score(blind, novel, pairs)["held_out_sided"]["right-handed shaking"]
     assert (r["top1"], r["named_as_twin"]) == (0.0, 100.0)
     assert r["queries"] == 2 * (int(held.sum()) - 1)  # each draw takes one sample as the exemplar

@@ -50,7 +50,7 @@ def _windows(samples, num_frames: int) -> np.ndarray:
     return np.stack([make_window(s, T=num_frames) for s in samples]).astype(np.float32)
 
 
-def _novel_from_protocol(name: str, pset, num_frames: int, seeds: list[int]) -> NovelSet:
+def window_set(name: str, pset, num_frames: int, seeds: list[int]) -> NovelSet:
     """The foundation's NovelSet (sequences + draw rule) -> windows and explicit episodes."""
     classes = sorted(pset.class_names)
     remap = {c: i for i, c in enumerate(classes)}
@@ -83,7 +83,7 @@ def _validation_sets(samples, base_labels, class_names, val_classes, num_frames,
         if len(names) < 2:
             continue  # a one-class set cannot rank anything
         pset = ProtocolNovelSet(f"val_{dataset}", members, names)
-        out.append(_novel_from_protocol(f"val_{dataset}", pset, num_frames, seeds))
+        out.append(window_set(f"val_{dataset}", pset, num_frames, seeds))
     return out
 
 
@@ -108,10 +108,7 @@ def _kinect(cfg: dict) -> PreparedData:
         val_sets=_validation_sets(
             split.base, labels, split.base_class_names, val_classes, d["num_frames"], seeds
         ),
-        test_sets=[
-            _novel_from_protocol(name, pset, d["num_frames"], seeds)
-            for name, pset in split.novel_sets.items()
-        ],
+        test_sets=[window_set(name, pset, d["num_frames"], seeds) for name, pset in split.novel_sets.items()],
         manifest={
             "protocol": "kinect_oneshot",
             "base": base,
@@ -214,9 +211,7 @@ def _ntu(cfg: dict, num_classes: int) -> PreparedData:
         seqs = read(val_files)
         pset = ProtocolNovelSet("val_ntu", seqs, {int(s.label): names[int(s.label) + 1] for s in seqs})
         try:
-            val_sets.append(
-                _novel_from_protocol("val_ntu", pset, d["num_frames"], list(range(int(d["draws"]))))
-            )
+            val_sets.append(window_set("val_ntu", pset, d["num_frames"], list(range(int(d["draws"])))))
         except ValueError:
             pass  # too few validation files (e.g. the 6-file sample) to draw from one subject
     return PreparedData(
