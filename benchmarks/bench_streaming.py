@@ -1,6 +1,7 @@
 """Streaming evaluation: the app's own recogniser on continuous skeleton recordings, scored per event.
 
     python benchmarks/bench_streaming.py --out streaming.json [--msrc12-per-person K] [--seed 0]
+        [--draws N] [--baseline OTHER.json]
         [--threshold LEVEL] [--stride N] [--smoothing N] [--hold N] [--sets precog,msrc12]
         [--part all|val|test] [--msrc12-persons 4,5] [--model DIR] [--no-action model|off]
         [--idle K --idle-from next|same --idle-window whole|end] [--msrc12-enrol K] [--msrc12-examples N]
@@ -483,6 +484,19 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def summary_table(summary: dict) -> str:
+    def s(spread: dict) -> str:
+        if spread["mean"] is None:
+            return "-"
+        return f"{spread['mean']:.3f} [{spread['min']:.3f}, {spread['max']:.3f}]"
+
+    lines = [f"over gallery draws {summary['seeds']}: mean [min, max]"]
+    for name, per_set in summary["sets"].items():
+        lines.append(f"  {name}: " + "; ".join(f"{key} {s(v)}" for key, v in per_set.items()))
+    lines.append(f"  mean F1 over the sets: {s(summary['mean_f1'])}")
+    return "\n".join(lines)
+
+
 def _at_least_one(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -490,11 +504,126 @@ def _at_least_one(text: str) -> int:
     return value
 
 
+def evaluate(args, setup: Setup, seed: int, log) -> dict:
+    """Every set of ``args.sets`` replayed with the galleries (and subsets) of one seeded draw."""
+    sets, results = args.sets.split(","), {}
+    if "precog" in sets:
+        kinds = ("segment", "window") if args.precog_exemplar == "both" else (args.precog_exemplar,)
+        for kind in kinds:
+            t0 = time.perf_counter()
+            result = precog(args.data, setup, np.random.default_rng(seed), kind, args.part, log)
+            result["wall_s"] = time.perf_counter() - t0
+            results[f"precog ({kind})"] = result
+    if "msrc12" in sets:
+        t0 = time.perf_counter()
+        result = msrc12(
+            args.data,
+            setup,
+            np.random.default_rng(seed),
+            args.msrc12_per_person,
+            args.part,
+            log,
+            idle=args.idle,
+            idle_from=args.idle_from,
+            idle_window=args.idle_window,
+            only=args.msrc12_persons,
+            enrol=args.msrc12_enrol,
+            examples=args.msrc12_examples,
+            spread=args.msrc12_examples_from,
+        )
+        result["wall_s"] = time.perf_counter() - t0
+        results["msrc12"] = result
+    for result in results.values():
+        result["verdict"] = verdict(result)
+        result["twin_confusions"] = twin_confusions(result["total"])
+    return results
+
+
+def set_f1(result: dict) -> float:
+    """A set's event F1; with never-enrolled gestures, its open-set F1 (their labels count as wrong)."""
+    never = result.get("never_enrolled")
+    return never["open_set_f1"] if never else result["total"]["f1"]
+
+
+def mean_f1(results: dict) -> float:
+    """The mean of :func:`set_f1` over the replayed sets: the figure by which the rounds of
+    docs/results.md compare settings and models."""
+    return float(np.mean([set_f1(r) for r in results.values()]))
+
+
+SUMMARISED = ("f1", "precision", "recall", "false_per_minute", "latency_p95_s")
+
+
+def _spread(values: list) -> dict:
+    known = [v for v in values if v is not None]
+    return {
+        "per_draw": values,
+        "mean": float(np.mean(known)) if known else None,
+        "min": min(known, default=None),
+        "max": max(known, default=None),
+    }
+
+
+def draw_summary(draws: dict[int, dict]) -> dict:
+    """Mean and range over gallery draws, per set and of :func:`mean_f1`: one draw's figure moves by as
+    much as a lever's effect (eighteenth round), so settings are compared over the same draws."""
+    seeds = sorted(draws)
+    summary: dict = {"seeds": seeds, "mean_f1": _spread([mean_f1(draws[s]) for s in seeds]), "sets": {}}
+    for name in draws[seeds[0]]:
+        per_set = {key: _spread([draws[s][name]["total"][key] for s in seeds]) for key in SUMMARISED}
+        if draws[seeds[0]][name].get("never_enrolled"):
+            per_set["open_set_f1"] = _spread([set_f1(draws[s][name]) for s in seeds])
+        summary["sets"][name] = per_set
+    return summary
+
+
+def paired(report: dict, baseline: dict) -> dict:
+    """This report's :func:`mean_f1` against a baseline's, draw by draw over the draws both replayed (a
+    report without ``draw_summary`` holds one draw: its ``seed``)."""
+
+    def by_seed(r: dict) -> dict[int, float]:
+        if "draw_summary" in r:
+            s = r["draw_summary"]
+            return dict(zip(s["seeds"], s["mean_f1"]["per_draw"], strict=True))
+        return {r["seed"]: mean_f1(r["results"])}
+
+    if (baseline["part"], sorted(baseline["results"])) != (report["part"], sorted(report["results"])):
+        raise ValueError(
+            f"the baseline replayed {sorted(baseline['results'])} ({baseline['part']}), this report "
+            f"{sorted(report['results'])} ({report['part']}): not comparable"
+        )
+    mine, theirs = by_seed(report), by_seed(baseline)
+    common = sorted(set(mine) & set(theirs))
+    if not common:
+        raise ValueError(f"no gallery draw in common: {sorted(mine)} vs the baseline's {sorted(theirs)}")
+    diffs = [mine[s] - theirs[s] for s in common]
+    return {
+        "baseline": baseline.get("model"),
+        "baseline_model_hash": baseline.get("model_hash"),
+        "seeds": common,
+        "differences": diffs,
+        "mean_difference": float(np.mean(diffs)),
+        "higher_in": sum(d > 0 for d in diffs),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, default=DATA)
     p.add_argument("--out", type=Path)
     p.add_argument("--seed", type=int, default=0, help="exemplar and subset draws")
+    p.add_argument(
+        "--draws",
+        type=_at_least_one,
+        default=1,
+        help="replay with the gallery draws --seed ... --seed + N - 1 and report their mean and range "
+        "(the tables show the first)",
+    )
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        help="a report of another model (same sets and part) to compare with, draw by draw",
+    )
     p.add_argument("--sets", default="precog,msrc12")
     p.add_argument("--precog-exemplar", choices=("segment", "window", "both"), default="both")
     p.add_argument("--msrc12-per-person", type=int, default=0, help="seeded subset of sessions (0: all)")
@@ -610,38 +739,16 @@ def main(argv: list[str] | None = None) -> int:
         "sha256": _sha256(CALIBRATION_FILE),
     }
     setup = Setup(embedder, settings)
-    sets = args.sets.split(",")
     started = time.perf_counter()
-    if "precog" in sets:
-        kinds = ("segment", "window") if args.precog_exemplar == "both" else (args.precog_exemplar,)
-        for kind in kinds:
-            t0 = time.perf_counter()
-            result = precog(args.data, setup, np.random.default_rng(args.seed), kind, args.part, log)
-            result["wall_s"] = time.perf_counter() - t0
-            report["results"][f"precog ({kind})"] = result
-    if "msrc12" in sets:
-        t0 = time.perf_counter()
-        rng = np.random.default_rng(args.seed)
-        result = msrc12(
-            args.data,
-            setup,
-            rng,
-            args.msrc12_per_person,
-            args.part,
-            log,
-            idle=args.idle,
-            idle_from=args.idle_from,
-            idle_window=args.idle_window,
-            only=args.msrc12_persons,
-            enrol=args.msrc12_enrol,
-            examples=args.msrc12_examples,
-            spread=args.msrc12_examples_from,
-        )
-        result["wall_s"] = time.perf_counter() - t0
-        report["results"]["msrc12"] = result
-    for result in report["results"].values():
-        result["verdict"] = verdict(result)
-        result["twin_confusions"] = twin_confusions(result["total"])
+    draws = {}
+    for seed in range(args.seed, args.seed + args.draws):
+        draws[seed] = evaluate(args, setup, seed, log)
+        if args.draws > 1:
+            log(f"draw {seed}: mean F1 {mean_f1(draws[seed]):.3f}")
+    report["results"] = draws[args.seed]
+    if args.draws > 1:
+        report["draws"] = {str(seed): {n: r["total"] for n, r in res.items()} for seed, res in draws.items()}
+        report["draw_summary"] = draw_summary(draws)
     report["wall_s"] = time.perf_counter() - started
     report["load_average_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     print(table(report["results"]))
@@ -668,6 +775,17 @@ def main(argv: list[str] | None = None) -> int:
                 f"{ne['per_minute']:.1f} / min; F1 with them counted as wrong labels {ne['open_set_f1']:.3f}"
             )
         print(f"{name}: targets {json.dumps(result['verdict'])}")
+    if "draw_summary" in report:
+        print(summary_table(report["draw_summary"]))
+    if args.baseline:
+        report["paired"] = paired(report, json.loads(args.baseline.read_text()))
+        pr = report["paired"]
+        diffs = ", ".join(f"{d:+.3f}" for d in pr["differences"])
+        print(
+            f"against {pr['baseline']} ({pr['baseline_model_hash']}), draws {pr['seeds']}: mean F1 "
+            f"difference {pr['mean_difference']:+.3f} ({diffs}); higher in {pr['higher_in']} of "
+            f"{len(pr['seeds'])}"
+        )
     print(f"machine: {report['machine']}; backend {backend}; {report['wall_s']:.0f} s")
     if args.out:
         from crossglg.io import atomic_write_json

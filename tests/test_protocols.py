@@ -17,6 +17,7 @@ from crossglg.data.protocols import (
     kinetics_oneshot,
     ntu60_oneshot,
     ntu120_oneshot,
+    parse_kinect_base,
     reduced_classes,
     spread_order,
     wide_base_order,
@@ -157,6 +158,27 @@ def test_wide_base_excludes_every_novel_action_by_name():
         assert set(excluded) <= set(class_names(dataset)), dataset
     # every prefix draws from every set in proportion: the 23 first new classes hold each set
     assert {d for d, _ in order[:23]} == set(WIDE_SETS)
+
+
+def test_kinect_base_names():
+    assert parse_kinect_base("wide") == ("wide", None, ())
+    assert parse_kinect_base("wide:50") == ("wide", 50, ())
+    assert parse_kinect_base("wide-precog") == ("wide", None, ("precog",))
+    assert parse_kinect_base("wide-gtu3d-precog:40") == ("wide", 40, ("gtu3d", "precog"))
+    for bad in ("wide-msrc12", "wide-precog-precog", "msrc12-precog", "msrc12:20", "wide:x", "wider"):
+        with pytest.raises(ValueError, match="unknown Kinect base"):
+            parse_kinect_base(bad)
+
+
+def test_wide_base_without_precog_on_real_data(data_root):
+    """PRECOG left out of the base keeps its streams novel actions; the other sets' classes keep their
+    order, so the base is the wide one with PRECOG's classes taken out."""
+    wide = kinect_oneshot(data_root, base="wide", num_seeds=1, on_missing=lambda m: None)
+    without = kinect_oneshot(data_root, base="wide-precog", num_seeds=1, on_missing=lambda m: None)
+    assert not {s.dataset for s in without.base} & {"precog"}
+    assert without.base_keys == [k for k in wide.base_keys if k[0] != "precog"]
+    assert len(without.base_keys) == len(wide.base_keys) - 6  # PRECOG's 8 classes less its 2 punches
+    assert without.config == f"wide{len(without.base_keys)}-precog"
 
 
 def test_subjectless_set_draws_exemplars_per_class():

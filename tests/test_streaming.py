@@ -210,3 +210,41 @@ def test_benchmark_counts_left_right_twin_confusions_only(load_benchmark):
         },
     }
     assert bench.twin_confusions(total) == 5
+
+
+def test_streaming_benchmark_over_gallery_draws(data_root, tmp_path, load_benchmark):
+    """--draws N replays with N seeded galleries and reports each draw, their mean and range; the tables
+    and ``results`` stay the first draw's, and --baseline pairs two reports draw by draw."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "draws.json"
+    args = "--sets msrc12 --msrc12-persons 4 --msrc12-per-person 1 --seed 3 --draws 2 -q".split()
+    run = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks/bench_streaming.py"), *args, "--data", str(data_root),
+         "--out", str(out)],
+        check=True, cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    report = json.loads(out.read_text())
+    summary = report["draw_summary"]
+    assert summary["seeds"] == [3, 4] and sorted(report["draws"]) == ["3", "4"]
+    assert report["draws"]["3"]["msrc12"] == report["results"]["msrc12"]["total"]
+    f1 = summary["sets"]["msrc12"]["f1"]
+    assert f1["per_draw"] == [report["draws"][k]["msrc12"]["f1"] for k in ("3", "4")]
+    assert f1["min"] <= f1["mean"] <= f1["max"] and summary["mean_f1"]["per_draw"] == f1["per_draw"]
+    assert "over gallery draws [3, 4]" in run.stdout
+
+    bench = load_benchmark("bench_streaming")
+    assert bench.paired(report, report)["differences"] == [0.0, 0.0]
+    # a report of one draw pairs by its seed
+    one_draw = {
+        "part": report["part"],
+        "seed": 4,
+        "results": {"msrc12": {"total": report["draws"]["4"]["msrc12"]}},
+    }
+    pair = bench.paired(report, one_draw)
+    assert pair["seeds"] == [4] and pair["differences"] == [0.0] and pair["higher_in"] == 0
+    with pytest.raises(ValueError, match="no gallery draw in common"):
+        bench.paired(report, {**one_draw, "seed": 9})
+    with pytest.raises(ValueError, match="not comparable"):
+        bench.paired(report, {**one_draw, "part": "test"})

@@ -342,15 +342,25 @@ def _usable(samples, skipped):
     return keep
 
 
-def parse_kinect_base(base: str) -> tuple[str, int | None]:
-    """ "msrc12+msr" | "msrc12" | "wide" | "wide:N" -> (kind, N or None)."""
-    kind, _, count = str(base).partition(":")
-    if kind not in KINECT_BASES or (count and kind != "wide") or (count and not count.isdigit()):
+def parse_kinect_base(base: str) -> tuple[str, int | None, tuple[str, ...]]:
+    """ "msrc12+msr" | "msrc12" | "wide" | "wide:N" | "wide-SET..." | "wide-SET...:N" -> (kind, N or None,
+    the wide sets left out). "wide-precog" is the wide base without PRECOG's classes, so that PRECOG's
+    streams stay novel actions."""
+    spec, _, count = str(base).partition(":")
+    kind, *left_out = spec.split("-")
+    if (
+        kind not in KINECT_BASES
+        or ((count or left_out) and kind != "wide")
+        or (count and not count.isdigit())
+        or any(s not in WIDE_SETS for s in left_out)
+        or len(set(left_out)) != len(left_out)
+    ):
         raise ValueError(
             f"unknown Kinect base {base!r}; known: msrc12+msr, msrc12, wide, wide:N "
-            f"(N base classes, e.g. {', '.join(f'wide:{n}' for n in WIDE_BASE_SIZES)})"
+            f"(N base classes, e.g. {', '.join(f'wide:{n}' for n in WIDE_BASE_SIZES)}), and wide-SET "
+            f"or wide-SET:N to leave a wide set out (SET one of {', '.join(WIDE_SETS)})"
         )
-    return kind, int(count) if count else None
+    return kind, int(count) if count else None, tuple(left_out)
 
 
 def kinect_oneshot(
@@ -361,9 +371,9 @@ def kinect_oneshot(
 
     ``base``: "msrc12+msr" (27 classes), "msrc12" (12), "wide" (those 27 + every class of Kinder-Gator,
     NW-UCLA, GTU3D and PRECOG not in :data:`WIDE_BASE_EXCLUDED`) or "wide:N" (the first N classes of the
-    wide list, N >= 27: nested reduced bases).
+    wide list, N >= 27: nested reduced bases); "wide-precog" (and "wide-precog:N") leaves PRECOG out.
     """
-    kind, count = parse_kinect_base(base)
+    kind, count, left_out = parse_kinect_base(base)
     skipped: list[str] = []
     report = on_missing or skipped.append
     msrc = _usable(load_dataset("msrc12", root, on_missing=report), skipped)
@@ -373,9 +383,10 @@ def kinect_oneshot(
         keys += [("msr_action3d", c) for c in range(20) if c not in MSR_NOVEL]
     samples = {"msrc12": msrc, "msr_action3d": msr}
     if kind == "wide":
-        for dataset in WIDE_SETS:
+        wide = [d for d in WIDE_SETS if d not in left_out]
+        for dataset in wide:
             samples[dataset] = _usable(load_dataset(dataset, root, on_missing=report), skipped)
-        keys += wide_base_order({d: sorted({s.label for s in samples[d]}) for d in WIDE_SETS})
+        keys += wide_base_order({d: sorted({s.label for s in samples[d]}) for d in wide})
         if count is not None:
             if not 27 <= count <= len(keys):
                 raise ValueError(f"wide:{count}: the wide base has 27 to {len(keys)} classes")
@@ -405,7 +416,9 @@ def kinect_oneshot(
             {c: class_names("florence")[c + 1] for c in range(9)},
         ),
     }
-    config = {"msrc12": "msrc12_only", "msrc12+msr": "msrc12+msr_action3d"}.get(kind, f"wide{len(keys)}")
+    config = {"msrc12": "msrc12_only", "msrc12+msr": "msrc12+msr_action3d"}.get(
+        kind, f"wide{len(keys)}" + "".join(f"-{d}" for d in left_out)
+    )
     return KinectOneShot(
         config, base_seqs, np.array(labels), names, novel, list(range(num_seeds)), skipped, keys
     )

@@ -18,8 +18,8 @@ DEFAULTS: dict[str, Any] = {
     "data": {
         # kinect_oneshot | all_public | ntu120_oneshot | ntu60_oneshot
         "protocol": "kinect_oneshot",
-        # kinect_oneshot: "msrc12+msr" | "msrc12" | "wide" | "wide:N"; ntu: number of base classes;
-        # all_public: "all" (the four public sets) | "wide" (and the four wide sets)
+        # kinect_oneshot: "msrc12+msr" | "msrc12" | "wide" | "wide:N" | "wide-precog" (PRECOG left out);
+        # ntu: number of base classes; all_public: "all" (the four public sets) | "wide" (and the wide sets)
         "base": "msrc12+msr",
         "root": "../shared/data",
         "num_frames": 60,
