@@ -699,6 +699,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backend", default="auto")
     p.add_argument("-q", "--quiet", action="store_true")
     args = p.parse_args(argv)
+    baseline = None
+    if args.baseline:  # read before the replay, which takes minutes
+        try:
+            baseline = json.loads(args.baseline.read_text())
+        except (OSError, ValueError) as err:
+            p.error(f"--baseline {args.baseline}: {err}")
+        if baseline.get("part") != args.part:
+            p.error(f"--baseline {args.baseline} replayed part {baseline.get('part')!r}, not {args.part!r}")
 
     from crossglg.checkpoint import DEFAULT_CHECKPOINT
     from demo.live import Settings
@@ -777,21 +785,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: targets {json.dumps(result['verdict'])}")
     if "draw_summary" in report:
         print(summary_table(report["draw_summary"]))
-    if args.baseline:
-        report["paired"] = paired(report, json.loads(args.baseline.read_text()))
-        pr = report["paired"]
-        diffs = ", ".join(f"{d:+.3f}" for d in pr["differences"])
-        print(
-            f"against {pr['baseline']} ({pr['baseline_model_hash']}), draws {pr['seeds']}: mean F1 "
-            f"difference {pr['mean_difference']:+.3f} ({diffs}); higher in {pr['higher_in']} of "
-            f"{len(pr['seeds'])}"
-        )
+    status = 0
+    if baseline is not None:
+        try:
+            pr = report["paired"] = paired(report, baseline)
+        except ValueError as err:  # the replay is still written
+            print(f"--baseline {args.baseline}: {err}", file=sys.stderr)
+            status = 1
+        else:
+            diffs = ", ".join(f"{d:+.3f}" for d in pr["differences"])
+            print(
+                f"against {pr['baseline']} ({pr['baseline_model_hash']}), draws {pr['seeds']}: mean F1 "
+                f"difference {pr['mean_difference']:+.3f} ({diffs}); higher in {pr['higher_in']} of "
+                f"{len(pr['seeds'])}"
+            )
     print(f"machine: {report['machine']}; backend {backend}; {report['wall_s']:.0f} s")
     if args.out:
         from crossglg.io import atomic_write_json
 
         atomic_write_json(args.out, report)
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -248,3 +248,11 @@ def test_streaming_benchmark_over_gallery_draws(data_root, tmp_path, load_benchm
         bench.paired(report, {**one_draw, "seed": 9})
     with pytest.raises(ValueError, match="not comparable"):
         bench.paired(report, {**one_draw, "part": "test"})
+    other = tmp_path / "test_half.json"
+    other.write_text(json.dumps({**one_draw, "part": "test"}))
+    refused = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks/bench_streaming.py"), "--baseline", str(other),
+         "--part", "val"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "replayed part 'test', not 'val'" in refused.stderr  # before replaying
