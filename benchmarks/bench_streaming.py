@@ -465,7 +465,7 @@ def verdict(result: dict) -> dict:
 
 def table(results: dict) -> str:
     head = (
-        f"{'data set':<22}{'events':>7}{'P':>7}{'R':>7}{'F1':>7}{'double':>8}{'false/min':>10}"
+        f"{'data set':<22}{'events':>7}{'P':>7}{'R':>7}{'F1':>7}{'double':>8}{'false/min':>10}{'rest/min':>9}"
         f"{'lat p50':>9}{'lat p95':>9}{'ms p50':>8}{'ms p95':>8}"
     )
     lines = [head, "-" * len(head)]

@@ -256,3 +256,31 @@ def test_streaming_benchmark_over_gallery_draws(data_root, tmp_path, load_benchm
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert refused.returncode == 2 and "replayed part 'test', not 'val'" in refused.stderr  # before replaying
+
+
+def test_benchmark_table_has_a_heading_over_every_column(load_benchmark):
+    bench = load_benchmark("bench_streaming")
+    total = {"events": 3, "precision": 0.5, "recall": 1.0, "f1": 0.667, "double_fires": 1}
+    total |= {
+        "false_per_minute": 2.0,
+        "rest_false_per_minute": 1.0,
+        "latency_p50_s": -0.2,
+        "latency_p95_s": None,
+    }
+    head, rule, row = bench.table(
+        {"msrc12": {"total": total, "compute_ms_p50": 3.0, "compute_ms_p95": 4.0}}
+    ).split("\n")
+    assert len(head) == len(rule) == len(row)
+    assert head.split()[-10:] == [
+        "false/min",
+        "rest/min",
+        "lat",
+        "p50",
+        "lat",
+        "p95",
+        "ms",
+        "p50",
+        "ms",
+        "p95",
+    ]
+    assert row.split()[-6:] == ["2.00", "1.00", "-0.20", "-", "3.0", "4.0"]
