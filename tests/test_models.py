@@ -252,10 +252,14 @@ def test_skeleton_branch_runs_without_the_text_extra():
     assert result.stdout.strip() == "ok"
 
 
-def test_skeleton_branch_exports_to_onnx_with_dynamic_batch(tmp_path):
-    """The default encoder's branch through the dynamo exporter (stgcn uses only a subset of its ops)."""
+@pytest.mark.parametrize(
+    "encoder", [{"encoder": "infogcn"}, {"encoder": "stgcn", "encoder_options": {"motion": True}}]
+)
+def test_skeleton_branch_exports_to_onnx_with_dynamic_batch(tmp_path, encoder):
+    """The branch through the dynamo exporter: InfoGCN's ops cover plain ST-GCN's; the motion channels
+    add their own (slices, a mask, a concatenation)."""
     onnxruntime = pytest.importorskip("onnxruntime")
-    model = build_model({"encoder": "infogcn", "num_classes": 3, **SMALL}).eval()
+    model = build_model({**encoder, "num_classes": 3, **SMALL}).eval()
     branch = model.skeleton_branch().eval()
     path = tmp_path / "branch.onnx"
     torch.onnx.export(
@@ -347,3 +351,25 @@ def test_structure_loss_anchors_embedding_relations_to_the_coordinates():
     model.eval()
     _, terms = model.loss(model(raw, labels), labels)
     assert "structure" not in terms  # a training term only
+
+
+def test_stgcn_motion_channels_are_the_frame_displacement():
+    """encoder_options.motion adds each joint's displacement since the last frame as input channels:
+    zero for a still body, the step for a moving joint, zero where a body is absent or appears."""
+    from crossglg.models.stgcn import frame_displacement
+
+    x = torch.zeros(1, 3, 5, 25, 2)
+    x[:, :, :, :, 0] = 1.0  # a still body
+    x[0, 0, :, 7, 0] = torch.arange(5.0) * 0.1 + 1.0  # a wrist moving along x
+    x[:, :, 3:, :, 1] = 2.0  # a second body appearing at frame 3
+    d = frame_displacement(x)
+    assert d.shape == x.shape
+    assert torch.allclose(d[0, 0, 1:, 7, 0], torch.full((4,), 0.1)) and d[0, 0, 0, 7, 0] == 0
+    d[0, 0, :, 7, 0] = 0
+    assert not d.any()  # the still joints, the first frame and the body that appears
+
+    plain = build_model({"encoder": "stgcn", "num_classes": 3, **SMALL})
+    moving = build_model({"encoder": "stgcn", "num_classes": 3, "encoder_options": {"motion": True}, **SMALL})
+    assert moving.encoder.input_bn.num_features == 2 * plain.encoder.input_bn.num_features
+    window = torch.randn(2, 3, 60, 25, 2)
+    assert moving.eval()(window)["embedding"].shape == plain.eval()(window)["embedding"].shape

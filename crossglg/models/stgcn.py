@@ -56,6 +56,14 @@ class STGCNBlock(nn.Module):
         return F.relu(y + self.residual(x))
 
 
+def frame_displacement(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, T, V, M) -> each frame's displacement from the one before; zero on the first frame and
+    wherever a body is absent on either side (a body that appears is not a movement)."""
+    present = (x != 0).any(dim=1, keepdim=True)
+    step = (x[:, :, 1:] - x[:, :, :-1]) * (present[:, :, 1:] & present[:, :, :-1])
+    return torch.cat([torch.zeros_like(x[:, :, :1]), step], dim=2)
+
+
 @register_encoder("stgcn")
 class STGCN(Encoder):
     PLAN = ((64, 1), (64, 1), (128, 2), (128, 1), (128, 2), (128, 1))
@@ -73,9 +81,15 @@ class STGCN(Encoder):
         temporal_kernel: int = 9,
         dropout: float = 0.0,
         num_classes: int | None = None,  # part of every encoder's signature; ST-GCN has no class prior
+        motion: bool = False,
     ):
         super().__init__()
         self.num_person = num_person
+        # motion: each joint's frame-to-frame displacement as extra input channels, computed here so
+        # that windows, exports and engines are unchanged. A one-handed shake or the first frames of a
+        # gesture are small in position and large in displacement.
+        self.motion = bool(motion)
+        in_channels *= 2 if self.motion else 1
         partitions = torch.from_numpy(graph_partitions(layout))
         if partitions.shape[-1] != num_joints:
             raise ValueError(f"layout {layout!r} has {partitions.shape[-1]} joints, config says {num_joints}")
@@ -97,6 +111,8 @@ class STGCN(Encoder):
     def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = x[..., : self.num_person]  # num_person=1: only the main body, half the cost
         weights = body_weights(x)
+        if self.motion:
+            x = torch.cat([x, frame_displacement(x)], dim=1)
         x = fold_bodies(x)
         nm, c, t, v = x.shape
         x = (
