@@ -58,7 +58,9 @@ class STGCNBlock(nn.Module):
 
 def frame_displacement(x: torch.Tensor) -> torch.Tensor:
     """(N, C, T, V, M) -> each frame's displacement from the one before; zero on the first frame and
-    wherever a body is absent on either side (a body that appears is not a movement)."""
+    wherever a joint is absent (all zero) on either side, as a joint or body that appears or vanishes is
+    not a movement. The window's origin (the spine base in its first frame) counts as absent there, which
+    drops one step of one joint."""
     present = (x != 0).any(dim=1, keepdim=True)
     step = (x[:, :, 1:] - x[:, :, :-1]) * (present[:, :, 1:] & present[:, :, :-1])
     return torch.cat([torch.zeros_like(x[:, :, :1]), step], dim=2)
