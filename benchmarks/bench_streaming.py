@@ -2,7 +2,7 @@
 
     python benchmarks/bench_streaming.py --out streaming.json [--msrc12-per-person K] [--seed 0]
         [--draws N] [--baseline OTHER.json]
-        [--threshold LEVEL] [--stride N] [--smoothing N] [--hold N] [--sets precog,msrc12]
+        [--threshold LEVEL] [--margin M] [--stride N] [--smoothing N] [--hold N] [--sets precog,msrc12]
         [--part all|val|test] [--msrc12-persons 4,5] [--model DIR] [--no-action model|off]
         [--idle K --idle-from next|same --idle-window whole|end] [--msrc12-enrol K] [--msrc12-examples N]
         [--msrc12-examples-from one|sessions]
@@ -644,6 +644,12 @@ def main(argv: list[str] | None = None) -> int:
         "0.5 is the fixed cosine threshold of earlier versions)",
     )
     p.add_argument(
+        "--margin",
+        type=float,
+        help="the app's Settings.margin: above 0, a label also needs this lead of the best class's cosine "
+        "over the runner-up's (the fixed-cosine rule, at --threshold)",
+    )
+    p.add_argument(
         "--idle",
         type=int,
         default=0,
@@ -716,7 +722,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet:
             print(text, file=sys.stderr, flush=True)
 
-    overrides = {k: getattr(args, k) for k in ("stride", "smoothing", "hold", "window_seconds", "threshold")}
+    keys = ("stride", "smoothing", "hold", "window_seconds", "threshold", "margin")
+    overrides = {k: getattr(args, k) for k in keys}
     settings = replace(Settings(), **{k: v for k, v in overrides.items() if v is not None})  # else the app's
     embedder, backend = load_embedder(args.model, args.backend)  # as crossglg-recognize loads it
     if args.no_action == "off":

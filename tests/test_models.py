@@ -253,13 +253,20 @@ def test_skeleton_branch_runs_without_the_text_extra():
 
 
 @pytest.mark.parametrize(
-    "encoder", [{"encoder": "infogcn"}, {"encoder": "stgcn", "encoder_options": {"motion": True}}]
+    "encoder",
+    [
+        {"encoder": "infogcn"},
+        {"encoder": "stgcn", "encoder_options": {"motion": True}},
+        {"encoder": "stgcn", "encoder_options": {"side_pooling": True}},
+    ],
 )
 def test_skeleton_branch_exports_to_onnx_with_dynamic_batch(tmp_path, encoder):
     """The branch through the dynamo exporter: InfoGCN's ops cover plain ST-GCN's; the motion channels
-    add their own (slices, a mask, a concatenation)."""
+    add their own (slices, a mask, a concatenation), side pooling a gather of joints."""
     onnxruntime = pytest.importorskip("onnxruntime")
     model = build_model({**encoder, "num_classes": 3, **SMALL}).eval()
+    if getattr(model.encoder, "side", None) is not None:
+        torch.nn.init.normal_(model.encoder.side.weight)  # trained weights are not zero
     branch = model.skeleton_branch().eval()
     path = tmp_path / "branch.onnx"
     torch.onnx.export(
@@ -351,6 +358,25 @@ def test_structure_loss_anchors_embedding_relations_to_the_coordinates():
     model.eval()
     _, terms = model.loss(model(raw, labels), labels)
     assert "structure" not in terms  # a training term only
+
+
+def test_stgcn_side_pooling_tells_left_from_right():
+    """The plain mean pools a left-sided action and its left-right twin alike; side pooling adds the
+    left-minus-right difference through a map that starts at zero, so training starts from the mean."""
+    from crossglg.skeleton import get_layout
+
+    encoder = build_model(
+        {"encoder": "stgcn", "num_classes": 3, "encoder_options": {"side_pooling": True}, **SMALL}
+    ).encoder
+    feats = torch.randn(2, encoder.feature_dim, 4, 25)
+    twin = feats[..., get_layout("ntu25").mirror_permutation()]  # every left joint's features on the right
+    with torch.no_grad():
+        assert torch.allclose(encoder.pool(feats), feats.mean(dim=(2, 3)))
+        assert torch.allclose(twin.mean(dim=(2, 3)), feats.mean(dim=(2, 3)), atol=1e-6)
+        torch.nn.init.normal_(encoder.side.weight)
+        a, b = encoder.pool(feats), encoder.pool(twin)
+    assert not torch.allclose(a, b, atol=1e-3)
+    assert torch.allclose((a + b) / 2, feats.mean(dim=(2, 3)), atol=1e-5)  # the side term flips sign
 
 
 def test_stgcn_motion_channels_are_the_frame_displacement():

@@ -97,7 +97,8 @@ def reweight_joints(feats: torch.Tensor, importance: torch.Tensor) -> torch.Tens
 class LocalToGlobal(nn.Module):
     """Non-local cross-attention: every text token (global + V joint descriptions) attends over every
     skeleton joint token; the queries come from text, keys and values from the skeleton, so the
-    summary handed to the classifier is a mixture of skeleton values (limits label leakage)."""
+    summary handed to the classifier is a mixture of skeleton values (limits label leakage). It returns
+    that summary's term, added to the pooled skeleton features, and the attention."""
 
     def __init__(
         self, channels: int, text_dim: int, num_joints: int, heads: int = 4, width: int | None = None
@@ -126,7 +127,7 @@ class LocalToGlobal(nn.Module):
         val = self.value(tokens).reshape(n, v, h, d).transpose(1, 2)
         attn = torch.softmax(q @ k.transpose(-1, -2) * d**-0.5, dim=-1)  # (N, H, Q, V)
         mixed = (attn @ val).transpose(1, 2).reshape(n, -1, self.width).mean(dim=1)  # (N, width)
-        return feats.mean(dim=(2, 3)) + self.out(mixed), attn.mean(dim=1)
+        return self.out(mixed), attn.mean(dim=1)
 
 
 class CosineClassifier(nn.Module):
@@ -170,7 +171,7 @@ class SkeletonBranch(nn.Module):
         feats, _ = self.encoder.features(x)
         if self.jid is not None:
             feats = reweight_joints(feats, self.jid(feats))
-        return self.encoder.head(feats.mean(dim=(2, 3)))["embedding"]
+        return self.encoder.head(self.encoder.pool(feats))["embedding"]
 
 
 class CrossGLG(nn.Module):
@@ -211,14 +212,15 @@ class CrossGLG(nn.Module):
             importance = self.jid(feats)
             feats = reweight_joints(feats, importance)
             out["importance"] = importance
-        out.update(self.encoder.head(feats.mean(dim=(2, 3))))
+        pooled = self.encoder.pool(feats)
+        out.update(self.encoder.head(pooled))
         out["logits"] = self.classifier(out["embedding"])
         if self.training and self.config["alpha_structure"] > 0:
             out["input"] = x
         if self.l2g is not None and text is not None and labels is not None:
             _check_text(text, labels, self.config["text_dim"])
-            pooled, attention = self.l2g(feats, text.joint_feats[labels], text.global_feats[labels])
-            cross = self.encoder.head(pooled)
+            mixed, attention = self.l2g(feats, text.joint_feats[labels], text.global_feats[labels])
+            cross = self.encoder.head(pooled + mixed)
             out["embedding_cm"] = cross["embedding"]
             out["logits_cm"] = self.classifier(cross["embedding"])
             out["l2g_attention"] = attention

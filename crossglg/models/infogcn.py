@@ -140,7 +140,7 @@ class InfoGCN(Encoder):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         feats, _ = self.features(x)
-        out = self.head(feats.mean(dim=(2, 3)))
+        out = self.head(self.pool(feats))
         out["joint_feats"] = feats
         return out
 

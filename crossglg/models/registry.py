@@ -18,6 +18,11 @@ class Encoder(nn.Module):
         """(N, C_in, T, V, M) -> joint features (N, C, T', V) and body weights (N, M)."""
         raise NotImplementedError
 
+    def pool(self, feats: torch.Tensor) -> torch.Tensor:
+        """Joint features (N, C, T', V) -> (N, C), what :meth:`head` gets: their mean over time and joints,
+        unless the encoder keeps more of where the features were."""
+        return feats.mean(dim=(2, 3))
+
     def head(self, pooled: torch.Tensor) -> dict[str, torch.Tensor]:
         """Pooled features (N, C) -> dict with at least ``embedding`` (N, D)."""
         raise NotImplementedError

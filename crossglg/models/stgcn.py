@@ -22,6 +22,7 @@ from crossglg.models.layers import (
     scaled,
 )
 from crossglg.models.registry import Encoder, register_encoder
+from crossglg.skeleton import get_layout
 
 
 class GraphConv(nn.Module):
@@ -69,6 +70,8 @@ def frame_displacement(x: torch.Tensor) -> torch.Tensor:
 @register_encoder("stgcn")
 class STGCN(Encoder):
     PLAN = ((64, 1), (64, 1), (128, 2), (128, 1), (128, 2), (128, 1))
+    left_joints: torch.Tensor  # buffers, with side_pooling only
+    right_joints: torch.Tensor
 
     def __init__(
         self,
@@ -84,6 +87,7 @@ class STGCN(Encoder):
         dropout: float = 0.0,
         num_classes: int | None = None,  # part of every encoder's signature; ST-GCN has no class prior
         motion: bool = False,
+        side_pooling: bool = False,
     ):
         super().__init__()
         self.num_person = num_person
@@ -109,6 +113,18 @@ class STGCN(Encoder):
         self.embed_dim = embed_dim or channels
         self.dropout = nn.Dropout(dropout)
         self.project = nn.Linear(channels, self.embed_dim)
+        # side_pooling: the mean over all joints keeps which side moved only as far as the channels encode
+        # it (left- and right-sided twins were confused on the streams), so the difference of the left and
+        # right joints' means enters too, through a map that starts at zero (training starts from the mean).
+        self.side: nn.Linear | None = None
+        if side_pooling:
+            pairs = get_layout(layout).left_right
+            if not pairs:
+                raise ValueError(f"side_pooling: layout {layout!r} has no left/right joint pairs")
+            self.register_buffer("left_joints", torch.tensor([a for a, _ in pairs]), persistent=False)
+            self.register_buffer("right_joints", torch.tensor([b for _, b in pairs]), persistent=False)
+            self.side = nn.Linear(channels, channels, bias=False)
+            nn.init.zeros_(self.side.weight)
 
     def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = x[..., : self.num_person]  # num_person=1: only the main body, half the cost
@@ -124,12 +140,20 @@ class STGCN(Encoder):
         )
         return merge_bodies(self.blocks(x), weights), weights
 
+    def pool(self, feats: torch.Tensor) -> torch.Tensor:
+        pooled = feats.mean(dim=(2, 3))
+        if self.side is None:
+            return pooled
+        left = feats.index_select(3, self.left_joints).mean(dim=(2, 3))
+        right = feats.index_select(3, self.right_joints).mean(dim=(2, 3))
+        return pooled + self.side(left - right)
+
     def head(self, pooled: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"embedding": self.project(self.dropout(pooled))}
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         feats, _ = self.features(x)
-        out = self.head(feats.mean(dim=(2, 3)))
+        out = self.head(self.pool(feats))
         out["joint_feats"] = feats
         return out
 
