@@ -173,7 +173,11 @@ def train_experiment(cfg: dict, run_dir: Path, resume: bool = True, log=print) -
             results.update(evaluate_checkpoint_on(run_dir / "checkpoint", data.test_sets, device))
             # The selected epoch is the best of many noisy validation scores; the last epoch is what a
             # run without a validation split (the shipped model) keeps, so both are reported.
-            last = evaluate_sets(trainer.embed, data.test_sets)
+            # Scored through the library's Embedder, as the checkpoint is: raw rows and unit rows round
+            # differently and can flip a near tie.
+            from crossglg.oneshot import Embedder
+
+            last = evaluate_sets(Embedder(trainer.core).embed, data.test_sets)
             results["last_epoch"] = {"epoch": history[-1]["epoch"], **last}
         atomic_write_json(run_dir / "results.json", results)
         return results

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from crossglg.embedding import TorchBackend, l2_normalise
+from crossglg.embedding import TorchBackend
 from crossglg.io import atomic_open, atomic_write_text
 from crossglg.training.ddp import DistInfo, all_reduce_mean, barrier
 from crossglg.training.metrics import NovelSet, evaluate_sets
@@ -324,10 +324,8 @@ class Trainer:
         )
 
     def embed(self, windows: np.ndarray) -> np.ndarray:
-        """Unit-length skeleton-branch embeddings of the model as it is now, on the training device: the
-        library's embedding (``crossglg.oneshot.Embedder``), so that the last epoch is scored exactly as the
-        selected checkpoint is."""
-        return l2_normalise(TorchBackend(self.core)(windows))
+        """Raw skeleton-branch embeddings of the model as it is now, on the training device."""
+        return TorchBackend(self.core)(windows)
 
     def validate(self) -> dict[str, float]:
         if not self.val_sets:
