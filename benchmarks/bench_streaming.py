@@ -5,7 +5,7 @@
         [--threshold LEVEL] [--margin M] [--stride N] [--smoothing N] [--hold N] [--sets precog,msrc12]
         [--part all|val|test] [--msrc12-persons 4,5] [--model DIR] [--no-action model|off]
         [--idle K --idle-from next|same --idle-window whole|end] [--msrc12-enrol K] [--msrc12-examples N]
-        [--msrc12-examples-from one|sessions]
+        [--msrc12-examples-from one|sessions] [--either-hand | --no-either-hand]
 
 Each recording is replayed frame by frame through ``demo.live.replay`` (the app's buffer, 60-frame window,
 stride, smoothing and open-set decision, with the app's default Settings unless --stride / --smoothing
@@ -36,8 +36,9 @@ labels per minute of no-action time, and the latency from an event's end to its 
 SOURCE time (the decision carries the time of its newest frame, so stride and smoothing are included),
 plus the measured compute time of one decision on this machine. The decision is the app's: the
 calibrated open-set rule of ``Gallery.decide`` at its calibrated level, or at ``--threshold`` (0.5
-reproduces the fixed cosine threshold of earlier versions). Results and their reading: docs/results.md,
-"Streaming evaluation".
+reproduces the fixed cosine threshold of earlier versions); ``--either-hand`` turns mirror matching on
+for every gallery (default: the calibrated setting, as a new gallery in the app). Results and their
+reading: docs/results.md, "Streaming evaluation".
 """
 
 from __future__ import annotations
@@ -67,20 +68,25 @@ class Setup:
 
     embedder: object
     settings: object
+    either_hand: bool | None = None  # None: the calibrated default, as a new gallery in the app
 
 
-def _gallery(embedder, windows: dict[str, np.ndarray], sources: dict[str, str], idle=()):
+def _gallery(setup: Setup, windows: dict[str, np.ndarray], sources: dict[str, str], idle=()):
     """The exemplars of each class (one window, or a stack of them), added the way the app and
     ``--enroll`` add them; ``idle``: (window, source) pairs enrolled as one background class, as the
-    app's "Record idle" does."""
+    app's "Record idle" does. With either-hand matching on, every exemplar's mirror is embedded too, as
+    the app's store and ``crossglg-recognize`` do."""
     from crossglg.oneshot import IDLE, Gallery
 
-    gallery = Gallery(embedder.dim, embedder.model_hash)
+    embedder = setup.embedder
+    gallery = Gallery(embedder.dim, embedder.model_hash, either_hand=setup.either_hand)
     for name, window in windows.items():
         batch = window if window.ndim == 5 else window[None]
         gallery.add(name, embedder.embed(batch), batch, sources[name])
     for window, source in idle:
         gallery.add(IDLE, embedder.embed(window[None]), window[None], source, background=True)
+    if gallery.either_hand:
+        gallery.embed_mirrors(embedder)
     return gallery
 
 
@@ -179,7 +185,7 @@ def precog(root: Path, setup: Setup, rng: np.random.Generator, exemplar: str, pa
             start = float(seg.timestamps[0]) if exemplar == "segment" else end - RECORD_SECONDS
             windows[name] = cut_window(times, frames, st.sequence.layout, start, end)
             sources[name] = f"{Path(st.sequence.source).name}@{start:.2f}-{end:.2f}"
-        galleries[s] = _gallery(setup.embedder, windows, sources)
+        galleries[s] = _gallery(setup, windows, sources)
         gallery_info[s] = sources
     rows, total, compute, model, counts, seconds = [], None, [], [], {}, 0.0
     replayed = _part(subjects, part)
@@ -351,7 +357,7 @@ def msrc12(
             continue
         gallery_info[p] = {names[g]: pairs[names[g]][1] for g in sorted(enrolled)}
         windows = {names[g]: pairs[names[g]][0] for g in sorted(enrolled)}
-        gallery = _gallery(setup.embedder, windows, gallery_info[p])
+        gallery = _gallery(setup, windows, gallery_info[p])
         for gesture, csv in chosen[p]:
             segments = read_stream(csv, "msrc12")
             times, _ = stream_frames(segments[0])
@@ -362,7 +368,7 @@ def msrc12(
                 continue
             background = idle_windows(p, csv) if idle else []  # drawn per session: "same" skips it
             if background:
-                gallery = _gallery(setup.embedder, windows, gallery_info[p], background)
+                gallery = _gallery(setup, windows, gallery_info[p], background)
             tags = read_msrc12_tags(csv.with_suffix(".tagstream"))
             events = [e for e in msrc12_events(tags, names) if e.end > times[0] and e.start < times[-1]]
             score, predictions, c_ms, m_ms = _evaluate(segments, events, setup, gallery)
@@ -701,6 +707,12 @@ def main(argv: list[str] | None = None) -> int:
         default="model",
         help="the model's no-action examples as background (as in the app), or not",
     )
+    p.add_argument(
+        "--either-hand",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="every exemplar also matches its left-right mirror (default: the calibrated setting)",
+    )
     p.add_argument("--model", help="model folder or shipped name (default: the shipped default)")
     p.add_argument("--backend", default="auto")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -753,7 +765,8 @@ def main(argv: list[str] | None = None) -> int:
         "file": str(CALIBRATION_FILE),
         "sha256": _sha256(CALIBRATION_FILE),
     }
-    setup = Setup(embedder, settings)
+    report["either_hand"] = cal.either_hand if args.either_hand is None else args.either_hand
+    setup = Setup(embedder, settings, args.either_hand)
     started = time.perf_counter()
     draws = {}
     for seed in range(args.seed, args.seed + args.draws):

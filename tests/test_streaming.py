@@ -284,3 +284,25 @@ def test_benchmark_table_has_a_heading_over_every_column(load_benchmark):
         "p95",
     ]
     assert row.split()[-6:] == ["2.00", "1.00", "-0.20", "-", "3.0", "4.0"]
+
+
+@pytest.mark.parametrize("either_hand", [True, False])
+def test_benchmark_gallery_embeds_mirrors_only_with_either_hand(data_root, load_benchmark, either_hand):
+    """--either-hand: the benchmark's galleries match mirrors as the app's do, which needs every
+    exemplar's mirrored embedding; without it none is computed."""
+    from crossglg.data import read_file
+    from crossglg.oneshot import Embedder
+    from crossglg.skeleton import make_window
+    from crossglg.skeleton.augment import mirror
+
+    bench = load_benchmark("bench_streaming")
+    embedder = Embedder()
+    window = make_window(read_file(data_root / "ntu" / "S001C001P001R001A001.skeleton"))
+    setup = bench.Setup(embedder, settings=None, either_hand=either_hand)
+    gallery = bench._gallery(setup, {"drink": window}, {"drink": "ntu"})
+    assert gallery.either_hand is either_hand
+    prototypes = gallery.mirrored_prototypes()
+    if either_hand:
+        np.testing.assert_allclose(prototypes[0], embedder.embed(mirror(window))[0], atol=1e-5)
+    else:
+        assert not np.any(prototypes)
