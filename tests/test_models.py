@@ -257,12 +257,13 @@ def test_skeleton_branch_runs_without_the_text_extra():
     [
         {"encoder": "infogcn"},
         {"encoder": "stgcn", "encoder_options": {"motion": True}},
-        {"encoder": "stgcn", "encoder_options": {"side_pooling": True}},
+        {"encoder": "stgcn", "encoder_options": {"side_pooling": True, "peak_pooling": True}},
     ],
 )
 def test_skeleton_branch_exports_to_onnx_with_dynamic_batch(tmp_path, encoder):
     """The branch through the dynamo exporter: InfoGCN's ops cover plain ST-GCN's; the motion channels
-    add their own (slices, a mask, a concatenation), side pooling a gather of joints."""
+    add their own (slices, a mask, a concatenation), side pooling a gather of joints, peak pooling a
+    maximum over time."""
     onnxruntime = pytest.importorskip("onnxruntime")
     model = build_model({**encoder, "num_classes": 3, **SMALL}).eval()
     if getattr(model.encoder, "side", None) is not None:
@@ -377,6 +378,22 @@ def test_stgcn_side_pooling_tells_left_from_right():
         a, b = encoder.pool(feats), encoder.pool(twin)
     assert not torch.allclose(a, b, atol=1e-3)
     assert torch.allclose((a + b) / 2, feats.mean(dim=(2, 3)), atol=1e-5)  # the side term flips sign
+
+
+def test_stgcn_peak_pooling_tells_a_brief_peak_from_a_spread_one():
+    """The mean over time pools a brief extreme and the same amount spread over the window alike; peak
+    pooling adds each joint's maximum over time through a map that starts at zero."""
+    encoder = build_model(
+        {"encoder": "stgcn", "num_classes": 3, "encoder_options": {"peak_pooling": True}, **SMALL}
+    ).encoder
+    spread = torch.ones(2, encoder.feature_dim, 4, 25)
+    brief = torch.zeros_like(spread)
+    brief[:, :, 1] = 4.0  # the same mean over time, all of it in one step
+    with torch.no_grad():
+        assert torch.allclose(encoder.pool(brief), brief.mean(dim=(2, 3)))
+        assert torch.allclose(encoder.pool(brief), encoder.pool(spread))
+        torch.nn.init.normal_(encoder.peak.weight)
+        assert not torch.allclose(encoder.pool(brief), encoder.pool(spread), atol=1e-3)
 
 
 def test_stgcn_motion_channels_are_the_frame_displacement():

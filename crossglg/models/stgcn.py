@@ -88,6 +88,7 @@ class STGCN(Encoder):
         num_classes: int | None = None,  # part of every encoder's signature; ST-GCN has no class prior
         motion: bool = False,
         side_pooling: bool = False,
+        peak_pooling: bool = False,
     ):
         super().__init__()
         self.num_person = num_person
@@ -125,6 +126,12 @@ class STGCN(Encoder):
             self.register_buffer("right_joints", torch.tensor([b for _, b in pairs]), persistent=False)
             self.side = nn.Linear(channels, channels, bias=False)
             nn.init.zeros_(self.side.weight)
+        # peak_pooling: the mean over time dilutes a brief extreme (how high a kick reaches), so each joint's
+        # maximum over time, averaged over joints, enters too, through a map that starts at zero.
+        self.peak: nn.Linear | None = None
+        if peak_pooling:
+            self.peak = nn.Linear(channels, channels, bias=False)
+            nn.init.zeros_(self.peak.weight)
 
     def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = x[..., : self.num_person]  # num_person=1: only the main body, half the cost
@@ -142,11 +149,13 @@ class STGCN(Encoder):
 
     def pool(self, feats: torch.Tensor) -> torch.Tensor:
         pooled = feats.mean(dim=(2, 3))
-        if self.side is None:
-            return pooled
-        left = feats.index_select(3, self.left_joints).mean(dim=(2, 3))
-        right = feats.index_select(3, self.right_joints).mean(dim=(2, 3))
-        return pooled + self.side(left - right)
+        if self.side is not None:
+            left = feats.index_select(3, self.left_joints).mean(dim=(2, 3))
+            right = feats.index_select(3, self.right_joints).mean(dim=(2, 3))
+            pooled = pooled + self.side(left - right)
+        if self.peak is not None:
+            pooled = pooled + self.peak(feats.amax(dim=2).mean(dim=2))
+        return pooled
 
     def head(self, pooled: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"embedding": self.project(self.dropout(pooled))}
