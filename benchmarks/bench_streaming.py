@@ -766,7 +766,7 @@ def main(argv: list[str] | None = None) -> int:
         "sha256": _sha256(CALIBRATION_FILE),
     }
     report["either_hand"] = cal.either_hand if args.either_hand is None else args.either_hand
-    setup = Setup(embedder, settings, args.either_hand)
+    setup = Setup(embedder, settings, report["either_hand"])
     started = time.perf_counter()
     draws = {}
     for seed in range(args.seed, args.seed + args.draws):

@@ -266,8 +266,9 @@ def test_skeleton_branch_exports_to_onnx_with_dynamic_batch(tmp_path, encoder):
     maximum over time."""
     onnxruntime = pytest.importorskip("onnxruntime")
     model = build_model({**encoder, "num_classes": 3, **SMALL}).eval()
-    if getattr(model.encoder, "side", None) is not None:
-        torch.nn.init.normal_(model.encoder.side.weight)  # trained weights are not zero
+    for term in ("side", "peak"):  # trained weights are not zero
+        if getattr(model.encoder, term, None) is not None:
+            torch.nn.init.normal_(getattr(model.encoder, term).weight)
     branch = model.skeleton_branch().eval()
     path = tmp_path / "branch.onnx"
     torch.onnx.export(
