@@ -105,12 +105,12 @@ def _evaluate(segments, events, setup: Setup, gallery) -> tuple:
 
 def _decision_counts(predictions, events, tolerance_s: float = 1.0) -> dict:
     """What the decisions were, by where they fall: inside an event (or its tolerance) and right, wrong
-    or unknown; in no-action time a class (the raw material of false labels) or unknown."""
+    or unknown (``event_unknown_rest``: of those, the ones where a rest example was at least as close as
+    the best class); in no-action time a class (the raw material of false labels) or unknown."""
     from demo.live import NO_PERSON, UNKNOWN
 
-    counts = dict.fromkeys(
-        ("event_right", "event_wrong", "event_unknown", "idle_class", "idle_unknown", "no_person"), 0
-    )
+    kinds = "event_right event_wrong event_unknown event_unknown_rest idle_class idle_unknown no_person"
+    counts = dict.fromkeys(kinds.split(), 0)
     for p in predictions:
         if p.label == NO_PERSON:
             counts["no_person"] += 1
@@ -124,6 +124,8 @@ def _decision_counts(predictions, events, tolerance_s: float = 1.0) -> dict:
                 if p.label in owners
                 else "event_wrong"
             )
+            if key == "event_unknown" and p.looks_like_rest:
+                counts["event_unknown_rest"] += 1
         else:
             key = "idle_unknown" if p.label == UNKNOWN else "idle_class"
         counts[key] += 1
@@ -783,6 +785,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, result in report["results"].items():
         caught = ", ".join(f"{c} {d}/{n}" for c, (n, d) in result["total"]["per_class"].items())
         print(f"{name}: caught per class: {caught}")
+        n = result["decision_counts"]
+        print(
+            f"{name}: decisions inside actions: {n['event_right']} right, {n['event_wrong']} wrong, "
+            f"{n['event_unknown']} unknown ({n.get('event_unknown_rest', 0)} with a rest example at least as "
+            "close as the best class)"
+        )
         total = result["total"]
         if total["confusions"]:
             print(

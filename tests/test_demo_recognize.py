@@ -35,7 +35,7 @@ def test_enrolled_segments_are_recognised_in_json_lines(ckpt, data_root, capsys)
     out, err = capsys.readouterr()
     assert code == EXIT_OK, err
     lines = [json.loads(line) for line in out.splitlines()]
-    assert lines and all(set(line) == {"time", "label", "score", "top"} for line in lines)
+    assert lines and all(set(line) == {"time", "label", "score", "top", "rest"} for line in lines)
     times = [line["time"] for line in lines]
     assert times == sorted(times)
     by_time = {line["time"]: line for line in lines}
@@ -193,7 +193,7 @@ def test_skeleton_recordings_are_recognised_in_json_lines(ckpt, data_root, tmp_p
     out, err = capsys.readouterr()
     assert code == EXIT_OK, err
     lines = [json.loads(line) for line in out.splitlines()]
-    assert lines and all(set(line) == {"time", "label", "score", "top"} for line in lines)
+    assert lines and all(set(line) == {"time", "label", "score", "top", "rest"} for line in lines)
     by_time = {line["time"]: line for line in lines}
     assert len(by_time) == len(lines) and list(by_time) == sorted(by_time)
     assert by_time[3.0]["label"] == "first" and by_time[3.0]["score"] > 0.99
@@ -212,8 +212,9 @@ def test_skeleton_recordings_are_recognised_in_json_lines(ckpt, data_root, tmp_p
     assert main([*args, "--save-gallery", str(tmp_path / "g")]) == EXIT_OK
     out, err = capsys.readouterr()
     by_time = {line["time"]: line for line in map(json.loads, out.splitlines())}
-    assert by_time[3.0]["label"] == "first"
+    assert by_time[3.0]["label"] == "first" and by_time[3.0]["rest"] < by_time[3.0]["top"][0][1]
     assert by_time[7.5]["label"] == "unknown" and by_time[7.5]["top"][0][0] == "first"
+    assert by_time[7.5]["rest"] > 0.99  # why it is unknown: the idle example is at least as close
     assert "enrolled 'idle' (idle, never a label) from 5.5-7.5 s" in err
     assert Gallery.load(tmp_path / "g").background_classes == ["idle"]
     hands = ["--either-hand", "--max-frames", "100", "--save-gallery", str(tmp_path / "h")]

@@ -258,15 +258,16 @@ def test_skeleton_branch_runs_without_the_text_extra():
         {"encoder": "infogcn"},
         {"encoder": "stgcn", "encoder_options": {"motion": True}},
         {"encoder": "stgcn", "encoder_options": {"side_pooling": True, "peak_pooling": True}},
+        {"encoder": "stgcn", "encoder_options": {"activity_pooling": True}},
     ],
 )
 def test_skeleton_branch_exports_to_onnx_with_dynamic_batch(tmp_path, encoder):
     """The branch through the dynamo exporter: InfoGCN's ops cover plain ST-GCN's; the motion channels
     add their own (slices, a mask, a concatenation), side pooling a gather of joints, peak pooling a
-    maximum over time."""
+    maximum over time, activity pooling a spread over time and a maximum over joints."""
     onnxruntime = pytest.importorskip("onnxruntime")
     model = build_model({**encoder, "num_classes": 3, **SMALL}).eval()
-    for term in ("side", "peak"):  # trained weights are not zero
+    for term in ("side", "peak", "activity"):  # trained weights are not zero
         if getattr(model.encoder, term, None) is not None:
             torch.nn.init.normal_(getattr(model.encoder, term).weight)
     branch = model.skeleton_branch().eval()
@@ -395,6 +396,27 @@ def test_stgcn_peak_pooling_tells_a_brief_peak_from_a_spread_one():
         assert torch.allclose(encoder.pool(brief), encoder.pool(spread))
         torch.nn.init.normal_(encoder.peak.weight)
         assert not torch.allclose(encoder.pool(brief), encoder.pool(spread), atol=1e-3)
+
+
+def test_stgcn_activity_pooling_tells_one_busy_joint_from_all_joints_stirring():
+    """The mean pools one joint swinging and every joint moving a little alike when their means match;
+    activity pooling adds the largest spread over time of any joint through a map that starts at zero."""
+    encoder = build_model(
+        {"encoder": "stgcn", "num_classes": 3, "encoder_options": {"activity_pooling": True}, **SMALL}
+    ).encoder
+    swing = torch.tensor([1.0, -1.0, 1.0, -1.0])
+    stirring = torch.zeros(2, encoder.feature_dim, 4, 25)
+    stirring[:] = (swing / 25).view(1, 1, 4, 1)
+    busy = torch.zeros_like(stirring)
+    busy[:, :, :, 7] = swing  # one joint, a wrist, does all of it
+    with torch.no_grad():
+        assert torch.allclose(encoder.pool(busy), busy.mean(dim=(2, 3)))
+        assert torch.allclose(encoder.pool(busy), encoder.pool(stirring))
+        torch.nn.init.normal_(encoder.activity.weight)
+        assert not torch.allclose(encoder.pool(busy), encoder.pool(stirring), atol=1e-3)
+    still = torch.ones(2, encoder.feature_dim, 4, 25, requires_grad=True)  # no joint moves at all
+    encoder.pool(still).sum().backward()
+    assert still.grad is not None and torch.isfinite(still.grad).all()
 
 
 def test_stgcn_motion_channels_are_the_frame_displacement():

@@ -212,6 +212,25 @@ def test_benchmark_counts_left_right_twin_confusions_only(load_benchmark):
     assert bench.twin_confusions(total) == 5
 
 
+def test_benchmark_tells_unknowns_that_look_like_rest_from_the_others(load_benchmark):
+    from demo.live import NO_PERSON, UNKNOWN, Prediction
+
+    bench = load_benchmark("bench_streaming")
+    events = [Event("punch", 1.0, 2.0)]
+    predictions = [
+        Prediction(1.2, "punch", 0.9, [("punch", 0.9)], rest=0.5),
+        Prediction(1.4, UNKNOWN, 0.6, [("punch", 0.6)], rest=0.7),  # a rest example is closer
+        Prediction(1.6, UNKNOWN, 0.6, [("kick", 0.6)], rest=0.6),  # a tie is rest too (Gallery.decide)
+        Prediction(1.8, UNKNOWN, 0.5, [("punch", 0.5)], rest=0.3),  # below the level, not rest
+        Prediction(2.2, UNKNOWN, 0.5, [("punch", 0.5)]),  # no rest examples at all
+        Prediction(5.0, UNKNOWN, 0.4, [("punch", 0.4)], rest=0.9),  # no-action time
+        Prediction(6.0, NO_PERSON, 0.0),
+    ]
+    counts = bench._decision_counts(predictions, events)
+    assert counts["event_unknown"] == 4 and counts["event_unknown_rest"] == 2
+    assert (counts["event_right"], counts["idle_unknown"], counts["no_person"]) == (1, 1, 1)
+
+
 def test_streaming_benchmark_over_gallery_draws(data_root, tmp_path, load_benchmark):
     """--draws N replays with N seeded galleries and reports each draw, their mean and range; the tables
     and ``results`` stay the first draw's, and --baseline pairs two reports draw by draw."""

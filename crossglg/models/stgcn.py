@@ -89,6 +89,7 @@ class STGCN(Encoder):
         motion: bool = False,
         side_pooling: bool = False,
         peak_pooling: bool = False,
+        activity_pooling: bool = False,
     ):
         super().__init__()
         self.num_person = num_person
@@ -132,6 +133,13 @@ class STGCN(Encoder):
         if peak_pooling:
             self.peak = nn.Linear(channels, channels, bias=False)
             nn.init.zeros_(self.peak.weight)
+        # activity_pooling: a punch moves a few joints for half a second, and the mean over all joints places
+        # it near standing still, so the largest spread over time of any joint enters too, through a map
+        # that starts at zero.
+        self.activity: nn.Linear | None = None
+        if activity_pooling:
+            self.activity = nn.Linear(channels, channels, bias=False)
+            nn.init.zeros_(self.activity.weight)
 
     def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = x[..., : self.num_person]  # num_person=1: only the main body, half the cost
@@ -155,6 +163,10 @@ class STGCN(Encoder):
             pooled = pooled + self.side(left - right)
         if self.peak is not None:
             pooled = pooled + self.peak(feats.amax(dim=2).mean(dim=2))
+        if self.activity is not None:
+            variance = (feats - feats.mean(dim=2, keepdim=True)).square().mean(dim=2)
+            spread = (variance + 1e-6).sqrt()  # a still joint must not give sqrt(0)'s infinite gradient
+            pooled = pooled + self.activity(spread.amax(dim=2))
         return pooled
 
     def head(self, pooled: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -35,6 +35,12 @@ class Prediction:
     top: list[tuple[str, float]] = field(default_factory=list)
     model_ms: float = 0.0
     compute_ms: float = 0.0  # synchronous mode: the whole decision (buffer, window, embedding, gallery)
+    rest: float | None = None  # cosine to the nearest rest example; at least the best class's: "unknown"
+
+    @property
+    def looks_like_rest(self) -> bool:
+        """Whether a rest example was at least as close as the best class (why many "unknown"s are)."""
+        return self.rest is not None and bool(self.top) and self.rest >= self.top[0][1]
 
     def as_json(self) -> dict:
         return {
@@ -42,6 +48,7 @@ class Prediction:
             "label": self.label,
             "score": round(float(self.score), 4),
             "top": [[name, round(float(s), 4)] for name, s in self.top],
+            "rest": None if self.rest is None else round(float(self.rest), 4),
         }
 
 
@@ -108,7 +115,9 @@ class Matcher:
             label = self._held(str(decision.label))
         ranked = [(str(name), float(score)) for name, score in decision.top]
         score = dict(ranked).get(label, float(decision.score))  # the shown class's own similarity
-        return Prediction(time=t, label=label, score=score, top=ranked[:3], model_ms=model_ms)
+        return Prediction(
+            time=t, label=label, score=score, top=ranked[:3], model_ms=model_ms, rest=decision.background
+        )
 
 
 class InferenceWorker:
