@@ -325,3 +325,25 @@ def test_settings_dialog_edits_the_recognition_settings_and_keeps_the_rest(qtbot
     assert (after.window_seconds, after.hold, after.stride, after.mirror) == (30.0, 3, 2, not before.mirror)
     assert after.max_age == 0.3  # a field the dialog does not show
     assert Settings.from_json(after.to_json()) == (after, [])
+
+
+def test_an_unknown_that_looks_like_rest_says_so(qtbot, tmp_path):
+    """The headline names why an "unknown" is one when a rest example was at least as close as the best
+    class; a class, "no person" and an unknown without a close rest example are shown as they are."""
+    from demo.live import NO_PERSON, UNKNOWN, Prediction
+    from demo.ui.video_view import VideoView, headline
+
+    rest_like = Prediction(1.0, UNKNOWN, 0.6, [("punch", 0.6), ("kick", 0.5)], rest=0.7)
+    assert headline(rest_like) == "unknown · looks like rest"
+    assert headline(Prediction(1.0, UNKNOWN, 0.5, [("punch", 0.5)], rest=0.3)) == UNKNOWN
+    assert headline(Prediction(1.0, UNKNOWN, 0.5, [("punch", 0.5)])) == UNKNOWN
+    assert headline(Prediction(1.0, "punch", 0.9, [("punch", 0.9)], rest=0.95)) == "punch"  # held label
+    assert headline(Prediction(1.0, NO_PERSON, 0.0, rest=0.9)) == NO_PERSON
+    view = VideoView()
+    qtbot.addWidget(view)
+    view.resize(640, 480)
+    view.show_prediction(rest_like)
+    image = view.grab().toImage()
+    assert image.save(str(tmp_path / "label.png"))
+    empty = image.pixelColor(630, 470)
+    assert image.pixelColor(330, 20) != empty  # the box grew past its usual 300 px to hold the whole headline

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PyQt6.QtCore import QRectF, Qt
-from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PyQt6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from demo.live import NO_PERSON, UNKNOWN, FrameUpdate, Prediction
@@ -21,6 +21,14 @@ def bgr_to_qimage(image: np.ndarray) -> QImage:
     # PyQt6 takes any buffer here, the stubs only bytes; wrapping rgb without a copy is safe because
     # .copy() detaches the image from it before rgb goes away.
     return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()  # type: ignore[call-overload]
+
+
+def headline(pred: Prediction) -> str:
+    """The label as shown; an "unknown" says when it is because the window looks like rest, so a user whose
+    action is missed knows the model saw them standing still rather than doing something it does not know."""
+    if pred.label == UNKNOWN and pred.looks_like_rest:
+        return f"{UNKNOWN} · looks like rest"
+    return pred.label
 
 
 class VideoView(QWidget):
@@ -91,18 +99,22 @@ class VideoView(QWidget):
         pred = self.prediction
         if pred is None:
             return
-        box = QRectF(12, 12, 300, 40 + 20 * len(pred.top[:3]) + 16)
-        p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(QColor(0, 0, 0, 170))
-        p.drawRoundedRect(box, 8, 8)
         title = QFont(self.font())
         title.setPointSize(16)
         title.setBold(True)
+        text = headline(pred)
+        width = max(300, QFontMetrics(title).horizontalAdvance(text) + 24)
+        box = QRectF(12, 12, width, 40 + 20 * len(pred.top[:3]) + 16)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(0, 0, 0, 170))
+        p.drawRoundedRect(box, 8, 8)
         p.setFont(title)
         colour = QColor(255, 255, 255) if pred.label not in (UNKNOWN, NO_PERSON) else QColor(255, 200, 90)
         p.setPen(colour)
         p.drawText(
-            QRectF(box.x() + 10, box.y() + 4, box.width() - 20, 28), Qt.AlignmentFlag.AlignVCenter, pred.label
+            QRectF(box.x() + 10, box.y() + 4, box.width() - 20, 28),
+            Qt.AlignmentFlag.AlignVCenter,
+            text,
         )
         bar = QRectF(box.x() + 10, box.y() + 36, box.width() - 20, 8)
         p.setPen(Qt.PenStyle.NoPen)
