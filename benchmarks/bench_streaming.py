@@ -788,7 +788,7 @@ def main(argv: list[str] | None = None) -> int:
         n = result["decision_counts"]
         print(
             f"{name}: decisions inside actions: {n['event_right']} right, {n['event_wrong']} wrong, "
-            f"{n['event_unknown']} unknown ({n.get('event_unknown_rest', 0)} with a rest example at least as "
+            f"{n['event_unknown']} unknown ({n['event_unknown_rest']} with a rest example at least as "
             "close as the best class)"
         )
         total = result["total"]

@@ -67,6 +67,13 @@ def frame_displacement(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([torch.zeros_like(x[:, :, :1]), step], dim=2)
 
 
+def zero_map(channels: int) -> nn.Linear:
+    """A pooling term's learned map, zero at the start, so training starts from the plain mean."""
+    layer = nn.Linear(channels, channels, bias=False)
+    nn.init.zeros_(layer.weight)
+    return layer
+
+
 @register_encoder("stgcn")
 class STGCN(Encoder):
     PLAN = ((64, 1), (64, 1), (128, 2), (128, 1), (128, 2), (128, 1))
@@ -125,21 +132,18 @@ class STGCN(Encoder):
                 raise ValueError(f"side_pooling: layout {layout!r} has no left/right joint pairs")
             self.register_buffer("left_joints", torch.tensor([a for a, _ in pairs]), persistent=False)
             self.register_buffer("right_joints", torch.tensor([b for _, b in pairs]), persistent=False)
-            self.side = nn.Linear(channels, channels, bias=False)
-            nn.init.zeros_(self.side.weight)
+            self.side = zero_map(channels)
         # peak_pooling: the mean over time dilutes a brief extreme (how high a kick reaches), so each joint's
         # maximum over time, averaged over joints, enters too, through a map that starts at zero.
         self.peak: nn.Linear | None = None
         if peak_pooling:
-            self.peak = nn.Linear(channels, channels, bias=False)
-            nn.init.zeros_(self.peak.weight)
+            self.peak = zero_map(channels)
         # activity_pooling: a punch moves a few joints for half a second, and the mean over all joints places
         # it near standing still, so the largest spread over time of any joint enters too, through a map
         # that starts at zero.
         self.activity: nn.Linear | None = None
         if activity_pooling:
-            self.activity = nn.Linear(channels, channels, bias=False)
-            nn.init.zeros_(self.activity.weight)
+            self.activity = zero_map(channels)
 
     def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = x[..., : self.num_person]  # num_person=1: only the main body, half the cost
@@ -164,8 +168,7 @@ class STGCN(Encoder):
         if self.peak is not None:
             pooled = pooled + self.peak(feats.amax(dim=2).mean(dim=2))
         if self.activity is not None:
-            variance = (feats - feats.mean(dim=2, keepdim=True)).square().mean(dim=2)
-            spread = (variance + 1e-6).sqrt()  # a still joint must not give sqrt(0)'s infinite gradient
+            spread = (feats.var(dim=2, correction=0) + 1e-6).sqrt()  # a still joint: no sqrt(0) gradient
             pooled = pooled + self.activity(spread.amax(dim=2))
         return pooled
 
