@@ -26,15 +26,47 @@ def _apply_linear(window: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return out * present[None, :, None, :]
 
 
-def rotate(window: np.ndarray, yaw: float, pitch: float = 0.0, roll: float = 0.0) -> np.ndarray:
-    """Rotate about the origin (radians): yaw about +y, pitch about +x, roll about +z."""
+def rotation(yaw: float, pitch: float = 0.0, roll: float = 0.0) -> np.ndarray:
+    """3x3 rotation (radians): yaw about +y, pitch about +x, roll about +z."""
     cy, sy = np.cos(yaw), np.sin(yaw)
     cp, sp = np.cos(pitch), np.sin(pitch)
     cr, sr = np.cos(roll), np.sin(roll)
     ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
     rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
     rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
-    return _apply_linear(window, ry @ rx @ rz)
+    return ry @ rx @ rz
+
+
+def rotate(window: np.ndarray, yaw: float, pitch: float = 0.0, roll: float = 0.0) -> np.ndarray:
+    """Rotate about the origin (radians)."""
+    return _apply_linear(window, rotation(yaw, pitch, roll))
+
+
+# the joints a limb turns about, parents before children: shoulders and hips, then elbows and knees
+POSTURE_JOINTS = tuple(
+    NTU25.index(f"{side} {joint}")
+    for joint in ("shoulder", "hip", "elbow", "knee")
+    for side in ("left", "right")
+)
+
+
+def _descendants(joint: int) -> list[int]:
+    below = [j for j, parent in enumerate(NTU25.parents) if parent == joint]
+    return below + [d for j in below for d in _descendants(j)]
+
+
+def posture(window: np.ndarray, turns: np.ndarray) -> np.ndarray:
+    """Each limb segment below a joint of POSTURE_JOINTS turned about that joint by its own rotation
+    (``turns`` (8, 3): yaw, pitch, roll in radians), the same in every frame: people hold their arms and
+    legs differently (a boxer's guard, a wide stance) and still perform the same action."""
+    out = np.array(window, np.float32)
+    present = _present(window)
+    for joint, turn in zip(POSTURE_JOINTS, turns, strict=True):
+        below = _descendants(joint)
+        pivot = out[:, :, joint : joint + 1]
+        moved = np.einsum("ij,jtvm->itvm", rotation(*turn), out[:, :, below] - pivot) + pivot
+        out[:, :, below] = moved * present[None, :, None, :]
+    return out
 
 
 def scale(window: np.ndarray, factors) -> np.ndarray:
@@ -74,6 +106,25 @@ def crop_and_resample(window: np.ndarray, start: float, length: float) -> np.nda
     if present[0].sum() < 2:
         return window
     out = resample(joints, present, times, t, span=(lo, hi))
+    return out.transpose(3, 1, 2, 0).astype(window.dtype)
+
+
+def lead_in(window: np.ndarray, before: np.ndarray, fraction: float) -> np.ndarray:
+    """``window`` preceded by the last ``fraction`` of another clip ``before``, resampled back to T frames:
+    a live window inside an action often still holds the end of the previous one. ``before`` is moved so
+    that its last root meets the window's first, and keeps only the bodies the window has."""
+    t = window.shape[1]
+    k = max(1, round(fraction * t))
+    present = _present(window)
+    tail = before[:, t - k :] * present.max(axis=0)[None, None, None, :]
+    here, there = present[:, 0], _present(tail)[:, 0]
+    if not here.any() or not there.any():
+        return window
+    shift = window[:, here.argmax(), 0, 0] - tail[:, k - 1 - there[::-1].argmax(), 0, 0]
+    tail = (tail + shift[:, None, None, None]) * _present(tail)[None, :, None, :]
+    joined = np.concatenate([tail, window], axis=1)
+    joints = joined.transpose(3, 1, 2, 0)
+    out = resample(joints, _present(joined).T, np.arange(t + k, dtype=float), t, span=(0, t + k - 1))
     return out.transpose(3, 1, 2, 0).astype(window.dtype)
 
 
@@ -119,20 +170,34 @@ class Augmenter:
     crop_prob: float = 0.5
     crop_min: float = 0.7  # shortest kept span, fraction of the clip
     mirror_prob: float = 0.5
+    lead_in_prob: float = 0.0  # chance that a window is preceded by another clip's end (:func:`lead_in`)
+    lead_in_span: tuple[float, float] = (0.15, 0.6)  # that end's length, fraction of the clip
+    posture_prob: float = 0.0  # chance that the limbs are turned (:func:`posture`)
+    posture_angle: float = 0.3  # radians, the largest turn about each axis
 
     def __call__(self, window: np.ndarray, rng: np.random.Generator | int | None = None) -> np.ndarray:
         return self.augment(window, rng)[0]
 
     def augment(
-        self, window: np.ndarray, rng: np.random.Generator | int | None = None, may_mirror: bool = True
+        self,
+        window: np.ndarray,
+        rng: np.random.Generator | int | None = None,
+        may_mirror: bool = True,
+        others: np.ndarray | None = None,
     ) -> tuple[np.ndarray, bool]:
         """The augmented window and whether it was mirrored (its label may change: :func:`mirror_labels`).
-        ``may_mirror`` False keeps the side; the random draws are the same either way."""
+        ``may_mirror`` False keeps the side; the random draws are the same either way. ``others``: the
+        clips a lead-in is drawn from (none: no lead-in)."""
         rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         out = np.asarray(window, np.float32)
         if self.crop_prob and rng.random() < self.crop_prob:
             length = rng.uniform(self.crop_min, 1.0)
             out = crop_and_resample(out, rng.uniform(0, 1 - length), length)
+        if self.lead_in_prob and others is not None and rng.random() < self.lead_in_prob:
+            before = others[rng.integers(len(others))]
+            out = lead_in(out, before, rng.uniform(*self.lead_in_span))
+        if self.posture_prob and rng.random() < self.posture_prob:
+            out = posture(out, rng.uniform(-self.posture_angle, self.posture_angle, (len(POSTURE_JOINTS), 3)))
         mirrored = bool(self.mirror_prob) and rng.random() < self.mirror_prob and may_mirror
         if mirrored:
             out = mirror(out)
