@@ -20,7 +20,6 @@ from crossglg.skeleton.augment import (
     Augmenter,
     crop_and_resample,
     drop_joints,
-    lead_in,
     mirror,
     mirror_labels,
     posture,
@@ -305,27 +304,6 @@ def test_augment_ops_keep_shapes_bones_and_absent_bodies(drink):
         assert not out[..., 1].any()
     assert np.abs(outs[0] - outs[1]).max() > 0.01
     np.testing.assert_array_equal(augment(window, 3), augment(window, 3))
-
-
-def test_lead_in_puts_another_clip_before_the_window(drink, data_root):
-    from crossglg.data import read_file
-
-    window = make_window(drink)
-    before = make_window(read_file(data_root / "ntu" / "S001C001P001R001A011.skeleton"))  # reading
-    out = lead_in(window, before, 0.5)  # 30 frames of the other clip's end, then the whole window
-    assert out.shape == window.shape and out.dtype == window.dtype
-    np.testing.assert_allclose(out[:, -1], window[:, -1], atol=1e-5)  # it ends as the window ends
-    root = out[:, :, 0, 0]  # spine base: the other clip's end was moved to meet the window's start
-    assert np.linalg.norm(np.diff(root, axis=1), axis=0).max() < 0.05
-    first = before[:, 30, :, 0] + (window[:, 0, 0, 0] - before[:, -1, 0, 0])[:, None]  # its pose, moved
-    np.testing.assert_allclose(out[:, 0, :, 0], first, atol=1e-5)
-    assert not out[..., 1].any()  # the window's absent second body stays absent
-    np.testing.assert_array_equal(lead_in(np.zeros_like(window), before, 0.5), np.zeros_like(window))
-    augment = Augmenter(lead_in_prob=1.0)
-    others = np.stack([before])
-    np.testing.assert_array_equal(augment.augment(window, 3)[0], Augmenter().augment(window, 3)[0])
-    led, _ = augment.augment(window, 3, others=others)
-    assert not np.allclose(led, augment.augment(window, 3)[0])
 
 
 def test_posture_turns_limbs_and_keeps_bones_and_torso(drink):

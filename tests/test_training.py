@@ -30,11 +30,16 @@ TINY = [
 
 
 def test_every_config_loads_and_inherits():
+    from crossglg.training.experiment import make_augmenter
+
     names = sorted(p.name for p in CONFIGS.glob("*.toml") if not p.name.startswith("_"))
     assert "kinect_msrc12_msr_infogcn_full.toml" in names and "shipped_default.toml" in names
     for name in names:
         cfg = load_config(CONFIGS / name)
         assert cfg["optim"]["lr"] > 0 and cfg["model"]["encoder"] in ("infogcn", "stgcn")
+        make_augmenter(cfg)  # every augment key is an Augmenter field
+    posture = load_config(CONFIGS / "kinect_msrc12_msr_stgcn_full_noaction_cosine_side_posture.toml")
+    assert make_augmenter(posture).posture_prob == 0.5 and posture["model"]["encoder_options"]["side_pooling"]
     full = load_config(CONFIGS / "kinect_msrc12_msr_infogcn_full.toml")
     base = load_config(CONFIGS / "kinect_msrc12_msr_infogcn_baseline.toml")
     assert full["model"]["g2l"] and full["model"]["l2g"]

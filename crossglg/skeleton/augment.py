@@ -109,25 +109,6 @@ def crop_and_resample(window: np.ndarray, start: float, length: float) -> np.nda
     return out.transpose(3, 1, 2, 0).astype(window.dtype)
 
 
-def lead_in(window: np.ndarray, before: np.ndarray, fraction: float) -> np.ndarray:
-    """``window`` preceded by the last ``fraction`` of another clip ``before``, resampled back to T frames:
-    a live window inside an action often still holds the end of the previous one. ``before`` is moved so
-    that its last root meets the window's first, and keeps only the bodies the window has."""
-    t = window.shape[1]
-    k = max(1, round(fraction * t))
-    present = _present(window)
-    tail = before[:, t - k :] * present.max(axis=0)[None, None, None, :]
-    here, there = present[:, 0], _present(tail)[:, 0]
-    if not here.any() or not there.any():
-        return window
-    shift = window[:, here.argmax(), 0, 0] - tail[:, k - 1 - there[::-1].argmax(), 0, 0]
-    tail = (tail + shift[:, None, None, None]) * _present(tail)[None, :, None, :]
-    joined = np.concatenate([tail, window], axis=1)
-    joints = joined.transpose(3, 1, 2, 0)
-    out = resample(joints, _present(joined).T, np.arange(t + k, dtype=float), t, span=(0, t + k - 1))
-    return out.transpose(3, 1, 2, 0).astype(window.dtype)
-
-
 def mirror(window: np.ndarray) -> np.ndarray:
     """Reflect x (the subject's left-right axis) and swap every left joint with its right twin, so the
     result is a real skeleton of the mirrored motion with anatomically correct names."""
@@ -170,8 +151,6 @@ class Augmenter:
     crop_prob: float = 0.5
     crop_min: float = 0.7  # shortest kept span, fraction of the clip
     mirror_prob: float = 0.5
-    lead_in_prob: float = 0.0  # chance that a window is preceded by another clip's end (:func:`lead_in`)
-    lead_in_span: tuple[float, float] = (0.15, 0.6)  # that end's length, fraction of the clip
     posture_prob: float = 0.0  # chance that the limbs are turned (:func:`posture`)
     posture_angle: float = 0.3  # radians, the largest turn about each axis
 
@@ -179,23 +158,15 @@ class Augmenter:
         return self.augment(window, rng)[0]
 
     def augment(
-        self,
-        window: np.ndarray,
-        rng: np.random.Generator | int | None = None,
-        may_mirror: bool = True,
-        others: np.ndarray | None = None,
+        self, window: np.ndarray, rng: np.random.Generator | int | None = None, may_mirror: bool = True
     ) -> tuple[np.ndarray, bool]:
         """The augmented window and whether it was mirrored (its label may change: :func:`mirror_labels`).
-        ``may_mirror`` False keeps the side; the random draws are the same either way. ``others``: the
-        clips a lead-in is drawn from (none: no lead-in)."""
+        ``may_mirror`` False keeps the side; the random draws are the same either way."""
         rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         out = np.asarray(window, np.float32)
         if self.crop_prob and rng.random() < self.crop_prob:
             length = rng.uniform(self.crop_min, 1.0)
             out = crop_and_resample(out, rng.uniform(0, 1 - length), length)
-        if self.lead_in_prob and others is not None and rng.random() < self.lead_in_prob:
-            before = others[rng.integers(len(others))]
-            out = lead_in(out, before, rng.uniform(*self.lead_in_span))
         if self.posture_prob and rng.random() < self.posture_prob:
             out = posture(out, rng.uniform(-self.posture_angle, self.posture_angle, (len(POSTURE_JOINTS), 3)))
         mirrored = bool(self.mirror_prob) and rng.random() < self.mirror_prob and may_mirror

@@ -83,7 +83,7 @@ class WindowDataset(Dataset):
         if self.augment is not None:
             rng = np.random.default_rng([self.seed, self.epoch, int(i)])
             twin = label if self.mirror_to is None else int(self.mirror_to[label])
-            window, mirrored = self.augment.augment(window, rng, may_mirror=twin >= 0, others=self.windows)
+            window, mirrored = self.augment.augment(window, rng, may_mirror=twin >= 0)
             window = np.ascontiguousarray(window, dtype=np.float32)
             label = twin if mirrored else label
         return torch.from_numpy(window), label
