@@ -281,17 +281,20 @@ def test_augmenter_reports_mirroring_and_may_keep_the_side(drink):
         assert np.array_equal(out, kept) != mirrored
 
 
-def test_augment_ops_keep_shapes_bones_and_absent_bodies(drink):
-    window = make_window(drink)
-    turned = rotate(window, 0.5, 0.1, -0.1)
-    for parent, child in LIMB_BONES:
+def assert_limb_bones_kept(out: np.ndarray, window: np.ndarray, more=()) -> None:
+    for parent, child in [*LIMB_BONES, *more]:
         for side in ("left", "right"):
             a, b = I(f"{side} {parent}"), I(f"{side} {child}")
             np.testing.assert_allclose(
-                np.linalg.norm(turned[:, :, a] - turned[:, :, b], axis=0),
+                np.linalg.norm(out[:, :, a] - out[:, :, b], axis=0),
                 np.linalg.norm(window[:, :, a] - window[:, :, b], axis=0),
                 atol=1e-5,
             )
+
+
+def test_augment_ops_keep_shapes_bones_and_absent_bodies(drink):
+    window = make_window(drink)
+    assert_limb_bones_kept(rotate(window, 0.5, 0.1, -0.1), window)
     dropped = drop_joints(window, [I("right hand")])
     np.testing.assert_array_equal(dropped[:, :, I("right hand")], window[:, :, I("right wrist")])
     cropped = crop_and_resample(window, 0.25, 0.5)
@@ -309,14 +312,7 @@ def test_augment_ops_keep_shapes_bones_and_absent_bodies(drink):
 def test_posture_turns_limbs_and_keeps_bones_and_torso(drink):
     window = make_window(drink)
     out = posture(window, np.full((8, 3), 0.3))
-    for parent, child in LIMB_BONES + [("wrist", "hand")]:
-        for side in ("left", "right"):
-            a, b = I(f"{side} {parent}"), I(f"{side} {child}")
-            np.testing.assert_allclose(
-                np.linalg.norm(out[:, :, a] - out[:, :, b], axis=0),
-                np.linalg.norm(window[:, :, a] - window[:, :, b], axis=0),
-                atol=1e-5,
-            )
+    assert_limb_bones_kept(out, window, [("wrist", "hand")])
     torso = [I(n) for n in ("spine base", "spine mid", "neck", "head", "left shoulder", "right hip")]
     np.testing.assert_array_equal(out[:, :, torso], window[:, :, torso])
     assert np.abs(out[:, :, I("left wrist")] - window[:, :, I("left wrist")]).max() > 0.05

@@ -42,17 +42,18 @@ def rotate(window: np.ndarray, yaw: float, pitch: float = 0.0, roll: float = 0.0
     return _apply_linear(window, rotation(yaw, pitch, roll))
 
 
-# the joints a limb turns about, parents before children: shoulders and hips, then elbows and knees
-POSTURE_JOINTS = tuple(
-    NTU25.index(f"{side} {joint}")
-    for joint in ("shoulder", "hip", "elbow", "knee")
-    for side in ("left", "right")
-)
-
-
 def _descendants(joint: int) -> list[int]:
     below = [j for j, parent in enumerate(NTU25.parents) if parent == joint]
     return below + [d for j in below for d in _descendants(j)]
+
+
+# the joints a limb turns about, parents before children (shoulders and hips, then elbows and knees), each
+# with the joints below it
+POSTURE_JOINTS = tuple(
+    (NTU25.index(f"{side} {name}"), _descendants(NTU25.index(f"{side} {name}")))
+    for name in ("shoulder", "hip", "elbow", "knee")
+    for side in ("left", "right")
+)
 
 
 def posture(window: np.ndarray, turns: np.ndarray) -> np.ndarray:
@@ -61,8 +62,7 @@ def posture(window: np.ndarray, turns: np.ndarray) -> np.ndarray:
     legs differently (a boxer's guard, a wide stance) and still perform the same action."""
     out = np.array(window, np.float32)
     present = _present(window)
-    for joint, turn in zip(POSTURE_JOINTS, turns, strict=True):
-        below = _descendants(joint)
+    for (joint, below), turn in zip(POSTURE_JOINTS, turns, strict=True):
         pivot = out[:, :, joint : joint + 1]
         moved = np.einsum("ij,jtvm->itvm", rotation(*turn), out[:, :, below] - pivot) + pivot
         out[:, :, below] = moved * present[None, :, None, :]
