@@ -61,11 +61,9 @@ def posture(window: np.ndarray, turns: np.ndarray) -> np.ndarray:
     (``turns`` (8, 3): yaw, pitch, roll in radians), the same in every frame: people hold their arms and
     legs differently (a boxer's guard, a wide stance) and still perform the same action."""
     out = np.array(window, np.float32)
-    present = _present(window)
-    for (joint, below), turn in zip(POSTURE_JOINTS, turns, strict=True):
+    for (joint, below), turn in zip(POSTURE_JOINTS, turns, strict=True):  # absent bodies: all zero, stay so
         pivot = out[:, :, joint : joint + 1]
-        moved = np.einsum("ij,jtvm->itvm", rotation(*turn), out[:, :, below] - pivot) + pivot
-        out[:, :, below] = moved * present[None, :, None, :]
+        out[:, :, below] = np.einsum("ij,jtvm->itvm", rotation(*turn), out[:, :, below] - pivot) + pivot
     return out
 
 
