@@ -161,7 +161,8 @@ def test_either_hand_matching_embeds_every_mirror_and_survives_a_restart(embedde
     again = GalleryStore(embedder, tmp_path / "mine", starter=None)
     assert again.gallery.either_hand
     sims = dict(zip(*again.gallery.similarities(mirrored_query)[:2], strict=True))
-    # either hand never lowers a score (equal up to float rounding when the mirror is not closer)
-    assert sims["brushing"] == pytest.approx(1.0, abs=1e-5) and sims["reading"] >= plain["reading"] - 1e-6
+    # either hand never lowers a score (equal up to float64 rounding: the two galleries differ in size, so
+    # the matrix products sum in a different order)
+    assert sims["brushing"] == pytest.approx(1.0, abs=1e-5) and sims["reading"] >= plain["reading"] - 1e-12
     again.set_either_hand(False)
     assert not GalleryStore(embedder, tmp_path / "mine", starter=None).gallery.either_hand
