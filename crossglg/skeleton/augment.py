@@ -67,44 +67,6 @@ def posture(window: np.ndarray, turns: np.ndarray) -> np.ndarray:
     return out
 
 
-def _tree_order() -> list[int]:
-    order, frontier = [], [NTU25.parents.index(-1)]
-    while frontier:
-        order += frontier
-        frontier = [j for j, parent in enumerate(NTU25.parents) if parent in frontier]
-    return order[1:]
-
-
-BONES_ROOT_FIRST = tuple(_tree_order())  # every joint but the root, each after its parent
-
-
-def bone_lengths(window: np.ndarray, factors: np.ndarray) -> np.ndarray:
-    """Each bone (joint -> parent) stretched by its own factor (``factors`` (25,), the root's unused), the
-    same in every frame; the joints below follow: bodies differ in proportion, and sensors place joints
-    (hips, spine) differently."""
-    src = np.asarray(window, np.float32)
-    out = src.copy()  # absent bodies: all zero, stay so
-    for j in BONES_ROOT_FIRST:
-        parent = NTU25.parents[j]
-        out[:, :, j] = out[:, :, parent] + factors[j] * (src[:, :, j] - src[:, :, parent])
-    return out
-
-
-def time_warp(window: np.ndarray, speeds: Sequence[float]) -> np.ndarray:
-    """Equal parts of the clip, one per entry of ``speeds``, each played at its own speed, the whole stretched
-    back to T frames: people's rhythm within an action differs, not only its length."""
-    t = window.shape[1]
-    present = _present(window).T
-    if present[0].sum() < 2:
-        return window
-    rates = np.asarray(speeds, float)
-    knots = np.linspace(0.0, t - 1.0, len(rates) + 1)
-    warped = np.concatenate([[0.0], np.cumsum(np.diff(knots) / rates)])
-    times = np.interp(np.arange(t, dtype=float), knots, warped)  # each source frame's new time
-    out = resample(window.transpose(3, 1, 2, 0), present, times, t)
-    return out.transpose(3, 1, 2, 0).astype(window.dtype)
-
-
 def scale(window: np.ndarray, factors) -> np.ndarray:
     return _apply_linear(window, np.diag(np.broadcast_to(np.asarray(factors, float), (3,))))
 
@@ -189,10 +151,6 @@ class Augmenter:
     mirror_prob: float = 0.5
     posture_prob: float = 0.0  # chance that the limbs are turned (:func:`posture`)
     posture_angle: float = 0.3  # radians, the largest turn about each axis
-    bone_prob: float = 0.0  # chance that the bones are stretched (:func:`bone_lengths`)
-    bone_range: float = 0.15  # each bone's factor is within 1 -/+ this, the same for left and right twins
-    warp_prob: float = 0.0  # chance that the clip's thirds play at their own speeds (:func:`time_warp`)
-    warp_speed: float = 1.5  # the fastest third's speed; the slowest is its inverse (log-uniform between)
 
     def __call__(self, window: np.ndarray, rng: np.random.Generator | int | None = None) -> np.ndarray:
         return self.augment(window, rng)[0]
@@ -207,13 +165,8 @@ class Augmenter:
         if self.crop_prob and rng.random() < self.crop_prob:
             length = rng.uniform(self.crop_min, 1.0)
             out = crop_and_resample(out, rng.uniform(0, 1 - length), length)
-        if self.warp_prob and rng.random() < self.warp_prob:
-            out = time_warp(out, np.exp(rng.uniform(-1, 1, 3) * np.log(self.warp_speed)))
         if self.posture_prob and rng.random() < self.posture_prob:
             out = posture(out, rng.uniform(-self.posture_angle, self.posture_angle, (len(POSTURE_JOINTS), 3)))
-        if self.bone_prob and rng.random() < self.bone_prob:
-            factors = rng.uniform(1 - self.bone_range, 1 + self.bone_range, 25)
-            out = bone_lengths(out, np.minimum(factors, factors[MIRROR]))
         mirrored = bool(self.mirror_prob) and rng.random() < self.mirror_prob and may_mirror
         if mirrored:
             out = mirror(out)
