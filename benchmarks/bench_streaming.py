@@ -585,9 +585,54 @@ def draw_summary(draws: dict[int, dict]) -> dict:
     return summary
 
 
+def recording_counts(results: dict) -> dict[str, list[list]]:
+    """Per set, [file, events, fires, detecting fires] of each recording (a set's event F1 is their sum's)."""
+    return {
+        name: [[r["file"], r["events"], r["fires"], r["detected"]] for r in result["per_recording"]]
+        for name, result in results.items()
+    }
+
+
+def _f1_of_sums(sums: np.ndarray) -> np.ndarray:
+    """(..., 3) summed [events, fires, detecting fires] -> event F1, as crossglg.streaming computes it."""
+    events, fired, detected = np.moveaxis(sums, -1, 0)
+    precision = np.divide(detected, fired, out=np.zeros_like(detected), where=fired > 0)
+    recall = np.divide(detected, events, out=np.zeros_like(detected), where=events > 0)
+    both = precision + recall
+    return np.divide(2 * precision * recall, both, out=np.zeros_like(both), where=both > 0)
+
+
+def recording_interval(
+    mine: dict[int, dict], theirs: dict[int, dict], seeds: list[int], resamples: int = 2000, seed: int = 0
+) -> list[float] | None:
+    """95 % interval of the mean F1 difference (mean over draws and sets) when the recordings are drawn
+    again with replacement, the same ones for both models and every draw that replayed them. MSRC-12's
+    gestures are mostly caught or missed a session at a time (twenty-seventh round), so a difference well
+    inside this interval can come from which sessions were recorded. ``mine`` / ``theirs``: per draw,
+    :func:`recording_counts`; None when either lacks one of ``seeds``."""
+    if not seeds or any(s not in mine or s not in theirs for s in seeds):
+        return None
+    rng = np.random.default_rng(seed)
+    total = np.zeros(resamples)
+    names = sorted(mine[seeds[0]])
+    for name in names:
+        if any(sorted(r[0] for r in mine[s][name]) != sorted(r[0] for r in theirs[s][name]) for s in seeds):
+            raise ValueError(f"{name}: the two reports replayed different recordings")
+        files = sorted({r[0] for s in seeds for r in mine[s][name]})  # draws may replay different subsets
+        counts = np.zeros((2 * len(seeds), len(files), 3))  # a recording a draw did not replay counts 0
+        for k, rows in enumerate(src[s][name] for src in (mine, theirs) for s in seeds):
+            for file, *values in rows:
+                counts[k, files.index(file)] = values
+        picks = rng.integers(0, len(files), (resamples, len(files)))
+        weights = np.stack([np.bincount(p, minlength=len(files)) for p in picks]).astype(float)
+        f1 = _f1_of_sums(np.einsum("kn,dnc->kdc", weights, counts))  # (resamples, 2 * draws)
+        total += (f1[:, : len(seeds)].mean(axis=1) - f1[:, len(seeds) :].mean(axis=1)) / len(names)
+    return [float(v) for v in np.percentile(total, [2.5, 97.5])]
+
+
 def paired(report: dict, baseline: dict) -> dict:
     """This report's :func:`mean_f1` against a baseline's, draw by draw over the draws both replayed (a
-    report without ``draw_summary`` holds one draw: its ``seed``)."""
+    report without ``draw_summary`` holds one draw: its ``seed``), with :func:`recording_interval`."""
 
     def by_seed(r: dict) -> dict[int, float]:
         if "draw_summary" in r:
@@ -605,6 +650,18 @@ def paired(report: dict, baseline: dict) -> dict:
     if not common:
         raise ValueError(f"no gallery draw in common: {sorted(mine)} vs the baseline's {sorted(theirs)}")
     diffs = [mine[s] - theirs[s] for s in common]
+
+    def recordings(r: dict) -> dict[int, dict]:
+        """Per draw, :func:`recording_counts`; none for open-set replays and reports without them."""
+        results = r["results"].values()
+        if any(res.get("never_enrolled") for res in results):
+            return {}
+        if "draw_recordings" in r:
+            return {int(k): v for k, v in r["draw_recordings"].items()}
+        if "draw_summary" in r or not all("per_recording" in res for res in results):
+            return {}  # several draws written before draw_recordings existed, or a summary only
+        return {r["seed"]: recording_counts(r["results"])}
+
     return {
         "baseline": baseline.get("model"),
         "baseline_model_hash": baseline.get("model_hash"),
@@ -612,6 +669,7 @@ def paired(report: dict, baseline: dict) -> dict:
         "differences": diffs,
         "mean_difference": float(np.mean(diffs)),
         "higher_in": sum(d > 0 for d in diffs),
+        "recording_interval_95": recording_interval(recordings(report), recordings(baseline), common),
     }
 
 
@@ -630,7 +688,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--baseline",
         type=Path,
-        help="a report of another model (same sets and part) to compare with, draw by draw",
+        help="a report of another model (same sets and part) to compare with, draw by draw, with the 95 %% "
+        "interval of the difference over recordings drawn again",
     )
     p.add_argument("--sets", default="precog,msrc12")
     p.add_argument("--precog-exemplar", choices=("segment", "window", "both"), default="both")
@@ -778,6 +837,7 @@ def main(argv: list[str] | None = None) -> int:
     report["results"] = draws[args.seed]
     if args.draws > 1:
         report["draws"] = {str(seed): {n: r["total"] for n, r in res.items()} for seed, res in draws.items()}
+        report["draw_recordings"] = {str(seed): recording_counts(res) for seed, res in draws.items()}
         report["draw_summary"] = draw_summary(draws)
     report["wall_s"] = time.perf_counter() - started
     report["load_average_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
@@ -822,10 +882,16 @@ def main(argv: list[str] | None = None) -> int:
             status = 1
         else:
             diffs = ", ".join(f"{d:+.3f}" for d in pr["differences"])
+            interval = pr["recording_interval_95"]
             print(
                 f"against {pr['baseline']} ({pr['baseline_model_hash']}), draws {pr['seeds']}: mean F1 "
                 f"difference {pr['mean_difference']:+.3f} ({diffs}); higher in {pr['higher_in']} of "
                 f"{len(pr['seeds'])}"
+                + (
+                    ""
+                    if interval is None
+                    else f"; 95 % over recordings {interval[0]:+.3f} to {interval[1]:+.3f}"
+                )
             )
     print(f"machine: {report['machine']}; backend {backend}; {report['wall_s']:.0f} s")
     if args.out:

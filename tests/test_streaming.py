@@ -231,6 +231,18 @@ def test_benchmark_tells_unknowns_that_look_like_rest_from_the_others(load_bench
     assert (counts["event_right"], counts["idle_unknown"], counts["no_person"]) == (1, 1, 1)
 
 
+def test_recording_interval_draws_the_same_recordings_for_both_models(load_benchmark):
+    bench = load_benchmark("bench_streaming")
+    base = {0: {"set": [["a", 10, 10, 5], ["b", 10, 10, 5], ["c", 10, 10, 5]]}}  # F1 0.5 on each
+    better = {0: {"set": [["a", 10, 10, 8], ["b", 10, 10, 7], ["c", 10, 10, 9]]}}  # 0.7 to 0.9
+    low, high = bench.recording_interval(better, base, [0])
+    assert 0.2 - 1e-9 <= low < 0.3 < high <= 0.4 + 1e-9  # the full sample's difference, 0.3, inside
+    assert bench.recording_interval(base, base, [0]) == [0.0, 0.0]
+    assert bench.recording_interval(better, base, [1]) is None  # a draw one side did not replay
+    with pytest.raises(ValueError, match="different recordings"):
+        bench.recording_interval({0: {"set": [["x", 10, 10, 5]] * 3}}, base, [0])
+
+
 def test_streaming_benchmark_over_gallery_draws(data_root, tmp_path, load_benchmark):
     """--draws N replays with N seeded galleries and reports each draw, their mean and range; the tables
     and ``results`` stay the first draw's, and --baseline pairs two reports draw by draw."""
@@ -254,7 +266,9 @@ def test_streaming_benchmark_over_gallery_draws(data_root, tmp_path, load_benchm
     assert "over gallery draws [3, 4]" in run.stdout
 
     bench = load_benchmark("bench_streaming")
-    assert bench.paired(report, report)["differences"] == [0.0, 0.0]
+    itself = bench.paired(report, report)
+    assert itself["differences"] == [0.0, 0.0] and itself["recording_interval_95"] == [0.0, 0.0]
+    assert report["draw_recordings"]["3"] == bench.recording_counts(report["results"])
     # a report of one draw pairs by its seed
     one_draw = {
         "part": report["part"],
