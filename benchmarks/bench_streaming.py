@@ -603,7 +603,7 @@ def _f1_of_sums(sums: np.ndarray) -> np.ndarray:
 
 
 def recording_interval(
-    mine: dict[int, dict], theirs: dict[int, dict], seeds: list[int], resamples: int = 2000, seed: int = 0
+    mine: dict[int, dict], theirs: dict[int, dict], seeds: list[int], resamples: int = 2000, rng_seed: int = 0
 ) -> list[float] | None:
     """95 % interval of the mean F1 difference (mean over draws and sets) when the recordings are drawn
     again with replacement, the same ones for both models and every draw that replayed them. MSRC-12's
@@ -612,7 +612,7 @@ def recording_interval(
     :func:`recording_counts`; None when either lacks one of ``seeds``."""
     if not seeds or any(s not in mine or s not in theirs for s in seeds):
         return None
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(rng_seed)
     total = np.zeros(resamples)
     names = sorted(mine[seeds[0]])
     for name in names:
