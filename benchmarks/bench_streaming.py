@@ -603,31 +603,47 @@ def _f1_of_sums(sums: np.ndarray) -> np.ndarray:
 
 
 def recording_interval(
-    mine: dict[int, dict], theirs: dict[int, dict], seeds: list[int], resamples: int = 2000, rng_seed: int = 0
+    mine: dict[int, dict],
+    theirs: dict[int, dict] | None,
+    seeds: list[int],
+    resamples: int = 2000,
+    rng_seed: int = 0,
 ) -> list[float] | None:
-    """95 % interval of the mean F1 difference (mean over draws and sets) when the recordings are drawn
-    again with replacement, the same ones for both models and every draw that replayed them. MSRC-12's
-    gestures are mostly caught or missed a session at a time (twenty-seventh round), so a difference well
-    inside this interval can come from which sessions were recorded. ``mine`` / ``theirs``: per draw,
-    :func:`recording_counts`; None when either lacks one of ``seeds``."""
-    if not seeds or any(s not in mine or s not in theirs for s in seeds):
+    """95 % interval of the mean F1 (mean over draws and sets), or with ``theirs`` of the difference to it,
+    when the recordings are drawn again with replacement, the same ones for both models and every draw that
+    replayed them. MSRC-12's gestures are mostly caught or missed a session at a time (twenty-seventh
+    round), so a difference well inside this interval can come from which sessions were recorded.
+    ``mine`` / ``theirs``: per draw, :func:`recording_counts`; None when either lacks one of ``seeds``."""
+    sources = [mine] if theirs is None else [mine, theirs]
+    if not seeds or any(s not in src for src in sources for s in seeds):
         return None
     rng = np.random.default_rng(rng_seed)
     total = np.zeros(resamples)
     names = sorted(mine[seeds[0]])
     for name in names:
-        if any(sorted(r[0] for r in mine[s][name]) != sorted(r[0] for r in theirs[s][name]) for s in seeds):
+        if theirs is not None and any(
+            sorted(r[0] for r in mine[s][name]) != sorted(r[0] for r in theirs[s][name]) for s in seeds
+        ):
             raise ValueError(f"{name}: the two reports replayed different recordings")
         files = sorted({r[0] for s in seeds for r in mine[s][name]})  # draws may replay different subsets
-        counts = np.zeros((2 * len(seeds), len(files), 3))  # a recording a draw did not replay counts 0
-        for k, rows in enumerate(src[s][name] for src in (mine, theirs) for s in seeds):
+        counts = np.zeros((len(sources) * len(seeds), len(files), 3))  # a recording not replayed counts 0
+        for k, rows in enumerate(src[s][name] for src in sources for s in seeds):
             for file, *values in rows:
                 counts[k, files.index(file)] = values
         picks = rng.integers(0, len(files), (resamples, len(files)))
         weights = np.stack([np.bincount(p, minlength=len(files)) for p in picks]).astype(float)
-        f1 = _f1_of_sums(np.einsum("kn,dnc->kdc", weights, counts))  # (resamples, 2 * draws)
-        total += (f1[:, : len(seeds)].mean(axis=1) - f1[:, len(seeds) :].mean(axis=1)) / len(names)
+        f1 = _f1_of_sums(np.einsum("kn,dnc->kdc", weights, counts)).reshape(resamples, len(sources), -1)
+        value = f1[:, 0].mean(axis=1) - (f1[:, 1].mean(axis=1) if theirs is not None else 0.0)
+        total += value / len(names)
     return [float(v) for v in np.percentile(total, [2.5, 97.5])]
+
+
+def own_recordings(results: dict) -> dict[str, list[list]] | None:
+    """:func:`recording_counts` of one draw's results; None for open-set replays (their F1 also counts the
+    labels given to never-enrolled gestures, which is not a sum over recordings) or results without them."""
+    if any(r.get("never_enrolled") or "per_recording" not in r for r in results.values()):
+        return None
+    return recording_counts(results)
 
 
 def paired(report: dict, baseline: dict) -> dict:
@@ -653,14 +669,12 @@ def paired(report: dict, baseline: dict) -> dict:
 
     def recordings(r: dict) -> dict[int, dict]:
         """Per draw, :func:`recording_counts`; none for open-set replays and reports without them."""
-        results = r["results"].values()
-        if any(res.get("never_enrolled") for res in results):
+        own = own_recordings(r["results"])
+        if own is None:
             return {}
         if "draw_recordings" in r:
             return {int(k): v for k, v in r["draw_recordings"].items()}
-        if "draw_summary" in r or not all("per_recording" in res for res in results):
-            return {}  # several draws written before draw_recordings existed, or a summary only
-        return {r["seed"]: recording_counts(r["results"])}
+        return {} if "draw_summary" in r else {r["seed"]: own}  # draws written before draw_recordings: none
 
     return {
         "baseline": baseline.get("model"),
@@ -839,6 +853,10 @@ def main(argv: list[str] | None = None) -> int:
         report["draws"] = {str(seed): {n: r["total"] for n, r in res.items()} for seed, res in draws.items()}
         report["draw_recordings"] = {str(seed): recording_counts(res) for seed, res in draws.items()}
         report["draw_summary"] = draw_summary(draws)
+    own = {seed: own_recordings(res) for seed, res in draws.items()}
+    report["recording_interval_95"] = (
+        recording_interval(own, None, sorted(own)) if all(v is not None for v in own.values()) else None
+    )
     report["wall_s"] = time.perf_counter() - started
     report["load_average_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     print(table(report["results"]))
@@ -873,6 +891,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: targets {json.dumps(result['verdict'])}")
     if "draw_summary" in report:
         print(summary_table(report["draw_summary"]))
+    if report["recording_interval_95"] is not None:
+        low, high = report["recording_interval_95"]
+        mean = np.mean([mean_f1(res) for res in draws.values()])
+        print(f"mean F1 over the sets {mean:.3f}; 95 % over recordings drawn again {low:.3f} to {high:.3f}")
     status = 0
     if baseline is not None:
         try:

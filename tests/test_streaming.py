@@ -238,6 +238,9 @@ def test_recording_interval_draws_the_same_recordings_for_both_models(load_bench
     low, high = bench.recording_interval(better, base, [0])
     assert 0.2 - 1e-9 <= low < 0.3 < high <= 0.4 + 1e-9  # the full sample's difference, 0.3, inside
     assert bench.recording_interval(base, base, [0]) == [0.0, 0.0]
+    assert bench.recording_interval(base, None, [0]) == [0.5, 0.5]  # a model's own F1, no baseline
+    low, high = bench.recording_interval(better, None, [0])
+    assert 0.7 - 1e-9 <= low < 0.8 < high <= 0.9 + 1e-9
     assert bench.recording_interval(better, base, [1]) is None  # a draw one side did not replay
     with pytest.raises(ValueError, match="different recordings"):
         bench.recording_interval({0: {"set": [["x", 10, 10, 5]] * 3}}, base, [0])
@@ -269,6 +272,8 @@ def test_streaming_benchmark_over_gallery_draws(data_root, tmp_path, load_benchm
     itself = bench.paired(report, report)
     assert itself["differences"] == [0.0, 0.0] and itself["recording_interval_95"] == [0.0, 0.0]
     assert report["draw_recordings"]["3"] == bench.recording_counts(report["results"])
+    low, high = report["recording_interval_95"]
+    assert low <= summary["mean_f1"]["mean"] <= high and "95 % over recordings drawn again" in run.stdout
     # a report of one draw pairs by its seed
     one_draw = {
         "part": report["part"],
