@@ -594,12 +594,11 @@ def recording_counts(results: dict) -> dict[str, list[list]]:
 
 
 def _f1_of_sums(sums: np.ndarray) -> np.ndarray:
-    """(..., 3) summed [events, fires, detecting fires] -> event F1, as crossglg.streaming computes it."""
-    events, fired, detected = np.moveaxis(sums, -1, 0)
-    precision = np.divide(detected, fired, out=np.zeros_like(detected), where=fired > 0)
-    recall = np.divide(detected, events, out=np.zeros_like(detected), where=events > 0)
-    both = precision + recall
-    return np.divide(2 * precision * recall, both, out=np.zeros_like(both), where=both > 0)
+    """(..., 3) summed [events, fires, detecting fires] -> event F1 by StreamScore's own definition."""
+    from crossglg.streaming import StreamScore
+
+    flat = [StreamScore(int(e), int(f), int(d), 0, 0, 0, 0.0).f1 for e, f, d in sums.reshape(-1, 3)]
+    return np.array(flat).reshape(sums.shape[:-1])
 
 
 def recording_interval(
@@ -849,11 +848,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.draws > 1:
             log(f"draw {seed}: mean F1 {mean_f1(draws[seed]):.3f}")
     report["results"] = draws[args.seed]
+    own = {seed: own_recordings(res) for seed, res in draws.items()}  # None for open-set replays
     if args.draws > 1:
         report["draws"] = {str(seed): {n: r["total"] for n, r in res.items()} for seed, res in draws.items()}
-        report["draw_recordings"] = {str(seed): recording_counts(res) for seed, res in draws.items()}
+        report["draw_recordings"] = {str(seed): counts for seed, counts in own.items()}
         report["draw_summary"] = draw_summary(draws)
-    own = {seed: own_recordings(res) for seed, res in draws.items()}
     report["recording_interval_95"] = (
         recording_interval(own, None, sorted(own)) if all(v is not None for v in own.values()) else None
     )
