@@ -5,7 +5,7 @@
         [--threshold LEVEL] [--margin M] [--stride N] [--smoothing N] [--hold N] [--sets precog,msrc12]
         [--part all|val|test] [--msrc12-persons 4,5] [--model DIR] [--no-action model|off]
         [--idle K --idle-from next|same --idle-window whole|end] [--msrc12-enrol K] [--msrc12-examples N]
-        [--msrc12-examples-from one|sessions] [--either-hand | --no-either-hand]
+        [--msrc12-examples-from one|sessions] [--either-hand | --no-either-hand] [--exemplar-from other|own]
 
 Each recording is replayed frame by frame through ``demo.live.replay`` (the app's buffer, 60-frame window,
 stride, smoothing and open-set decision, with the app's default Settings unless --stride / --smoothing
@@ -26,6 +26,11 @@ gallery of ONE exemplar per class from ANOTHER subject:
   that person's sessions of the gesture (recorded on different occasions). ``--idle K`` adds K idle
   windows (no-action time) as the background class, as the app's "Record idle".
   ``--msrc12-persons 4,5`` replays only those persons.
+
+``--exemplar-from own`` measures what a user who enrols themselves gets instead: each recording's gallery
+comes from the same person's other recordings (PRECOG: another subject's where none of them has the class,
+counted as ``examples_from_another_person``; MSRC-12: a session whose gesture that person recorded only once
+is left out, listed in ``sessions_without_own_example``), drawn per recording.
 
 A model trained with the "no action" class keeps examples of it (crossglg.checkpoint.NO_ACTION_FILE);
 as in the app they are background for every gallery (``--no-action off``: not).
@@ -49,6 +54,7 @@ import os
 import platform
 import sys
 import time
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from functools import cache
@@ -149,7 +155,21 @@ def _add(a: dict, b: dict) -> dict:
 # --- PRECOG -----------------------------------------------------------------------------------------------
 
 
-def precog(root: Path, setup: Setup, rng: np.random.Generator, exemplar: str, part: str, log) -> dict:
+def _own_rng(rng: np.random.Generator, name: str) -> np.random.Generator:
+    """The draws of one replayed recording's own-example gallery: fixed by the run's seed and the file, so
+    they do not depend on what else is replayed."""
+    return np.random.default_rng([int(rng.bit_generator.seed_seq.entropy), zlib.crc32(name.encode())])
+
+
+def precog(
+    root: Path,
+    setup: Setup,
+    rng: np.random.Generator,
+    exemplar: str,
+    part: str,
+    log,
+    exemplar_from: str = "other",
+) -> dict:
     from crossglg.data import EmptySkeletonError
     from crossglg.data.readers import read_precog_segments, read_precog_stream
     from crossglg.streaming import precog_events
@@ -166,34 +186,48 @@ def precog(root: Path, setup: Setup, rng: np.random.Generator, exemplar: str, pa
         by_subject[s.subject].append(s)
     subjects = sorted(by_subject)
     cuts = {st.sequence.source: read_precog_segments(st.sequence.source) for st in streams}
-    galleries, gallery_info = {}, {}
-    for s in subjects:  # gallery of subject s: one segment per class from the next subject that has it
-        windows, sources = {}, {}
-        names = sorted({e.label_name for st in streams for e in st.events})
+    names = sorted({e.label_name for st in streams for e in st.events})
+
+    def gallery(s: int, draw: np.random.Generator, replayed=None) -> tuple:
+        """One segment per class: of the next subject that has it, or (``replayed`` given) of subject s's
+        own other recordings, the next subject's where none of them has the class."""
+        windows, sources, borrowed = {}, {}, 0
         for name in names:
-            for step in range(1, len(subjects)):
+            for step in range(0 if replayed is not None else 1, len(subjects)):
                 other = subjects[(subjects.index(s) + step) % len(subjects)]
                 candidates = [
                     (st, seg)
                     for st in sorted(by_subject[other], key=lambda x: x.script)
+                    if st is not replayed
                     for seg in cuts[st.sequence.source]
                     if seg.label_name == name
                 ]
                 if candidates:
+                    borrowed += other != s
                     break
-            st, seg = candidates[int(rng.integers(len(candidates)))]
+            st, seg = candidates[int(draw.integers(len(candidates)))]
             times, frames = stream_frames(st.sequence)
             end = float(seg.timestamps[-1])
             start = float(seg.timestamps[0]) if exemplar == "segment" else end - RECORD_SECONDS
             windows[name] = cut_window(times, frames, st.sequence.layout, start, end)
             sources[name] = f"{Path(st.sequence.source).name}@{start:.2f}-{end:.2f}"
-        galleries[s] = _gallery(setup, windows, sources)
-        gallery_info[s] = sources
+        return _gallery(setup, windows, sources), sources, borrowed
+
+    own = exemplar_from == "own"
+    galleries, gallery_info, borrowed = {}, {}, 0
+    for s in [] if own else subjects:  # the gallery of subject s comes from the next subject
+        galleries[s], gallery_info[s], _ = gallery(s, rng)
     rows, total, compute, model, counts, seconds = [], None, [], [], {}, 0.0
     replayed = _part(subjects, part)
     for st in (st for st in streams if st.subject in replayed):
         events = precog_events(st)
-        score, predictions, c_ms, m_ms = _evaluate([st.sequence], events, setup, galleries[st.subject])
+        if own:  # the person's own examples, from their other recordings
+            name = Path(st.sequence.source).name
+            g, gallery_info[name], lent = gallery(st.subject, _own_rng(rng, name), replayed=st)
+            borrowed += lent
+        else:
+            g = galleries[st.subject]
+        score, predictions, c_ms, m_ms = _evaluate([st.sequence], events, setup, g)
         counts = _add(counts, _decision_counts(predictions, events))
         seconds += st.sequence.num_frames / st.fps
         total = score if total is None else total + score
@@ -214,6 +248,8 @@ def precog(root: Path, setup: Setup, rng: np.random.Generator, exemplar: str, pa
         "subjects": sorted(replayed),
         "skipped": skipped,
         "exemplar": exemplar,
+        "exemplar_from": exemplar_from,
+        "examples_from_another_person": borrowed,
         "stream_s": seconds,
         "decision_counts": counts,
         "gallery_sources": {str(k): v for k, v in gallery_info.items()},
@@ -240,6 +276,7 @@ def msrc12(
     enrol: int = 0,
     examples: int = 1,
     spread: str = "one",
+    exemplar_from: str = "other",
 ) -> dict:
     from crossglg.data.readers import (
         MSRC12_AFTER_S,
@@ -276,13 +313,22 @@ def msrc12(
             items = [items[i] for i in picks]
         chosen[p] = items
 
-    def exemplar(person: int, gesture: int) -> tuple[np.ndarray, str]:
-        for step in range(1, len(persons)):
-            other = persons[(persons.index(person) + step) % len(persons)]
-            candidates = [csv for g, csv in sessions[other] if g == gesture]
-            if candidates:
-                break
-        first = int(rng.integers(len(candidates)))
+    def exemplar(
+        person: int, gesture: int, replayed: Path | None = None, draw: np.random.Generator = rng
+    ) -> tuple[np.ndarray, str] | None:
+        """The gesture's examples: of the next person that has it, or (``replayed`` given) of the
+        person's own other sessions (None where they have none)."""
+        if replayed is not None:
+            candidates = [csv for g, csv in sessions[person] if g == gesture and csv != replayed]
+            if not candidates:
+                return None
+        else:
+            for step in range(1, len(persons)):
+                other = persons[(persons.index(person) + step) % len(persons)]
+                candidates = [csv for g, csv in sessions[other] if g == gesture]
+                if candidates:
+                    break
+        first = int(draw.integers(len(candidates)))
         # "sessions": round robin over the other person's sessions of the gesture, from the drawn one on
         order = candidates[first:] + candidates[:first] if spread == "sessions" else [candidates[first]]
         windows, sources = [], []
@@ -297,10 +343,10 @@ def msrc12(
                 if g == gesture and t - before >= times[0] and t + after <= times[-1]
             ]
             if examples == 1:  # the draw every earlier report made: its galleries stay the same
-                picked = [points[int(rng.integers(len(points)))]]
+                picked = [points[int(draw.integers(len(points)))]]
             else:  # several of one session, recorded one after another as a user would
                 count = min(count, len(points))
-                picked = [points[k] for k in sorted(rng.choice(len(points), count, replace=False).tolist())]
+                picked = [points[k] for k in sorted(draw.choice(len(points), count, replace=False).tolist())]
             windows += [cut_window(times, frames, "kinect_v1", t - before, t + after) for t in picked]
             sources += [f"{csv.name}@{t:.2f}" for t in picked]
         return np.stack(windows), ", ".join(sources)
@@ -350,17 +396,28 @@ def msrc12(
     rows, total, compute, model, gallery_info, counts, seconds = [], None, [], [], {}, {}, 0.0
     unenrolled, unenrolled_s = None, 0.0  # sessions of gestures the gallery lacks (enrol > 0)
     replayed = set(only) if only else _part(persons, part)
+    own, no_own_example = exemplar_from == "own", []
     for p in persons:  # every person's exemplars are drawn, so each part sees the same galleries
-        pairs = {names[g]: exemplar(p, g) for g in sorted(names)}
+        pairs = {} if own else {names[g]: exemplar(p, g) for g in sorted(names)}
         enrolled = (
             set(enrol_rng.choice(sorted(names), enrol, replace=False).tolist()) if enrol else set(names)
         )
         if p not in replayed:
             continue
-        gallery_info[p] = {names[g]: pairs[names[g]][1] for g in sorted(enrolled)}
-        windows = {names[g]: pairs[names[g]][0] for g in sorted(enrolled)}
-        gallery = _gallery(setup, windows, gallery_info[p])
+        if not own:
+            gallery_info[p] = {names[g]: pairs[names[g]][1] for g in sorted(enrolled)}
+            windows = {names[g]: pairs[names[g]][0] for g in sorted(enrolled)}
+            gallery = _gallery(setup, windows, gallery_info[p])
         for gesture, csv in chosen[p]:
+            if own:  # the person's own examples, from their other sessions; none of this one
+                draw = _own_rng(rng, csv.name)
+                drawn = {names[g]: exemplar(p, g, csv, draw) for g in sorted(enrolled)}
+                if any(v is None for v in drawn.values()):
+                    no_own_example.append(csv.name)  # the gesture has no other session of this person
+                    continue
+                windows = {name: v[0] for name, v in drawn.items()}
+                gallery_info[csv.name] = {name: v[1] for name, v in drawn.items()}
+                gallery = _gallery(setup, windows, gallery_info[csv.name])
             segments = read_stream(csv, "msrc12")
             times, _ = stream_frames(segments[0])
             if gesture not in enrolled:  # every label shown here names an action the user is not doing
@@ -370,7 +427,7 @@ def msrc12(
                 continue
             background = idle_windows(p, csv) if idle else []  # drawn per session: "same" skips it
             if background:
-                gallery = _gallery(setup, windows, gallery_info[p], background)
+                gallery = _gallery(setup, windows, gallery_info[csv.name if own else p], background)
             tags = read_msrc12_tags(csv.with_suffix(".tagstream"))
             events = [e for e in msrc12_events(tags, names) if e.end > times[0] and e.start < times[-1]]
             score, predictions, c_ms, m_ms = _evaluate(segments, events, setup, gallery)
@@ -407,6 +464,8 @@ def msrc12(
         "enrolled_per_gallery": enrol or len(names),
         "examples_per_gesture": examples,
         "examples_from": spread,
+        "exemplar_from": exemplar_from,
+        "sessions_without_own_example": no_own_example,
         "never_enrolled": None
         if unenrolled is None
         else {
@@ -519,7 +578,8 @@ def evaluate(args, setup: Setup, seed: int, log) -> dict:
         kinds = ("segment", "window") if args.precog_exemplar == "both" else (args.precog_exemplar,)
         for kind in kinds:
             t0 = time.perf_counter()
-            result = precog(args.data, setup, np.random.default_rng(seed), kind, args.part, log)
+            rng = np.random.default_rng(seed)
+            result = precog(args.data, setup, rng, kind, args.part, log, exemplar_from=args.exemplar_from)
             result["wall_s"] = time.perf_counter() - t0
             results[f"precog ({kind})"] = result
     if "msrc12" in sets:
@@ -538,6 +598,7 @@ def evaluate(args, setup: Setup, seed: int, log) -> dict:
             enrol=args.msrc12_enrol,
             examples=args.msrc12_examples,
             spread=args.msrc12_examples_from,
+            exemplar_from=args.exemplar_from,
         )
         result["wall_s"] = time.perf_counter() - t0
         results["msrc12"] = result
@@ -705,6 +766,14 @@ def main(argv: list[str] | None = None) -> int:
         "interval of the difference over recordings drawn again",
     )
     p.add_argument("--sets", default="precog,msrc12")
+    p.add_argument(
+        "--exemplar-from",
+        choices=("other", "own"),
+        default="other",
+        help="examples of another person (the protocol), or the replayed person's own, from their other "
+        "recordings (what a user who enrols themselves gets; MSRC-12 sessions whose gesture the person "
+        "recorded only once are left out)",
+    )
     p.add_argument("--precog-exemplar", choices=("segment", "window", "both"), default="both")
     p.add_argument("--msrc12-per-person", type=int, default=0, help="seeded subset of sessions (0: all)")
     p.add_argument(

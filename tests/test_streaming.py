@@ -246,6 +246,49 @@ def test_recording_interval_draws_the_same_recordings_for_both_models(load_bench
         bench.recording_interval({0: {"set": [["x", 10, 10, 5]] * 3}}, base, [0])
 
 
+def test_streaming_benchmark_with_the_persons_own_examples(data_root, tmp_path):
+    """--exemplar-from own: each recording's gallery comes from the same person's other recordings (PRECOG:
+    another subject's only for a class none of them has, and counted; MSRC-12: a session whose gesture the
+    person recorded only once is left out and listed), never from the recording replayed."""
+    import re
+    import subprocess
+    import sys
+
+    from crossglg.data.readers import MSRC_NAME
+
+    out = tmp_path / "own.json"
+    args = "--sets precog,msrc12 --precog-exemplar segment --part val --msrc12-persons 4 -q".split()
+    subprocess.run(
+        [sys.executable, str(REPO / "benchmarks/bench_streaming.py"), *args, "--data", str(data_root),
+         "--out", str(out), "--exemplar-from", "own", "--msrc12-per-person", "4"],
+        check=True, cwd=REPO, capture_output=True, timeout=600,
+    )  # fmt: skip
+    results = json.loads(out.read_text())["results"]
+    precog, msrc12 = results["precog (segment)"], results["msrc12"]
+    assert precog["exemplar_from"] == msrc12["exemplar_from"] == "own"
+    subject = re.compile(r"Seq\d+_(\d+)\.csv")
+    replayed = {row["file"] for row in precog["per_recording"]}
+    assert set(precog["gallery_sources"]) == replayed
+    borrowed = 0
+    for file, sources in precog["gallery_sources"].items():
+        assert len(sources) == 8
+        for source in sources.values():
+            name = source.split("@")[0]
+            assert name != file  # never the recording replayed
+            borrowed += subject.match(name).group(1) != subject.match(file).group(1)
+    assert borrowed == precog["examples_from_another_person"] < len(replayed) * 8 / 4
+    person4 = [MSRC_NAME.search(csv.name) for csv in (data_root / "msrc12").glob("*_p04.csv")]
+    recorded = {g: sum(int(m.group(3)) == g for m in person4) for g in {int(m.group(3)) for m in person4}}
+    scored = {row["file"] for row in msrc12["per_recording"]}
+    assert scored and set(msrc12["gallery_sources"]) == scored
+    for file in scored | set(msrc12["sessions_without_own_example"]):
+        gesture = int(MSRC_NAME.search(file).group(3))
+        assert (file in scored) == (recorded[gesture] > 1)  # left out exactly where no other session exists
+    for file, sources in msrc12["gallery_sources"].items():
+        assert len(sources) == 12
+        assert all("_p04.csv@" in s and not s.startswith(file + "@") for s in sources.values())
+
+
 def test_streaming_benchmark_over_gallery_draws(data_root, tmp_path, load_benchmark):
     """--draws N replays with N seeded galleries and reports each draw, their mean and range; the tables
     and ``results`` stay the first draw's, and --baseline pairs two reports draw by draw."""
