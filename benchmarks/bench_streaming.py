@@ -215,8 +215,9 @@ def precog(
 
     own = exemplar_from == "own"
     galleries, gallery_info, borrowed = {}, {}, 0
-    for s in [] if own else subjects:  # the gallery of subject s comes from the next subject
-        galleries[s], gallery_info[s], _ = gallery(s, rng)
+    if not own:
+        for s in subjects:  # the gallery of subject s comes from the next subject
+            galleries[s], gallery_info[s], _ = gallery(s, rng)
     rows, total, compute, model, counts, seconds = [], None, [], [], {}, 0.0
     replayed = _part(subjects, part)
     for st in (st for st in streams if st.subject in replayed):
@@ -313,6 +314,10 @@ def msrc12(
             items = [items[i] for i in picks]
         chosen[p] = items
 
+    @cache  # exemplars and idle windows come from the same few sessions of a person: read each once
+    def session_frames(csv: Path) -> tuple[np.ndarray, list]:
+        return stream_frames(read_stream(csv, "msrc12")[0])
+
     def exemplar(
         person: int, gesture: int, replayed: Path | None = None, draw: np.random.Generator = rng
     ) -> tuple[np.ndarray, str] | None:
@@ -336,7 +341,7 @@ def msrc12(
             count = len(range(i, examples, len(order)))
             if not count:
                 break
-            times, frames = stream_frames(read_stream(csv, "msrc12")[0])
+            times, frames = session_frames(csv)
             points = [
                 t
                 for t, g in read_msrc12_tags(csv.with_suffix(".tagstream"))
@@ -354,9 +359,9 @@ def msrc12(
     idle_rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])  # gesture draws unchanged
     enrol_rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])  # a child of its own
 
-    @cache  # every replayed session of a person draws from the same few sessions: read each once
+    @cache
     def idle_source(csv: Path) -> tuple[np.ndarray, list, list]:
-        times, frames = stream_frames(read_stream(csv, "msrc12")[0])
+        times, frames = session_frames(csv)
         events = msrc12_events(read_msrc12_tags(csv.with_suffix(".tagstream")), names)
         return times, frames, sorted(events, key=lambda e: e.start)
 
